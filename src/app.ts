@@ -1,0 +1,151 @@
+// Builds the Fastify app from a typed Config and the peer clients (tests inject their own).
+import { readFileSync } from 'node:fs'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
+import fastifySwagger from '@fastify/swagger'
+import type { DestinationStream } from 'pino'
+import type { Config } from './config.js'
+import { PeerClient, type CallContext } from './clients/http.js'
+import { platformForwardedHeaders } from './clients/headers.js'
+import { CrudClient } from './clients/crud.js'
+import { RondClient } from './clients/rond.js'
+import { TimerClient } from './clients/timer.js'
+import { createAuthProvider, type AuthProvider } from './auth-providers/index.js'
+import { HttpError, reasonPhrase, type ErrorBody } from './errors.js'
+import { loggerOptions, registerRequestLogging } from './logging.js'
+import { statusRoutes } from './routes/status.js'
+import { authRoutes } from './routes/auth.js'
+import { errorBodySchema } from './routes/schemas.js'
+
+export interface Peers {
+  crud: CrudClient
+  auth: AuthProvider
+  rond: RondClient
+  timer: TimerClient | undefined
+  /** Closes the connection pools; set when the peers were built from the config. */
+  close?: () => Promise<void>
+}
+
+export interface BuildOptions {
+  /** Peer clients; built from the config when omitted. */
+  peers?: Peers
+  /** Log destination (tests capture log lines with it). */
+  logStream?: DestinationStream
+}
+
+export interface PackageInfo {
+  name: string
+  version: string
+  description: string
+}
+
+export const PACKAGE: PackageInfo = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    peers: Peers
+  }
+  interface FastifyRequest {
+    /** Forwarded headers and request logger handed to every peer call. */
+    callContext: CallContext
+  }
+}
+
+export function createPeers(config: Config): Peers {
+  const timeoutMs = config.upstreamTimeoutMs
+  const crudHttp = new PeerClient('CRUD', config.services.crud, { timeoutMs })
+  const authHttp = new PeerClient('AUTH', config.services.auth, { timeoutMs })
+  const rondHttp = new PeerClient('ROND', config.services.rond, { timeoutMs })
+  const timerHttp = config.services.timer ? new PeerClient('TIMER', config.services.timer, { timeoutMs }) : undefined
+  return {
+    crud: new CrudClient(crudHttp, config.endpoints),
+    auth: createAuthProvider(config.authModule, { config, http: authHttp }),
+    rond: new RondClient(rondHttp),
+    timer: timerHttp ? new TimerClient(timerHttp, PACKAGE.name) : undefined,
+    close: async () => {
+      await Promise.all([crudHttp, authHttp, rondHttp, timerHttp].map((http) => http?.close()))
+    },
+  }
+}
+
+/** custom-plugin-lib style: the first ajv error, data path with dots (`body.name must be string`). */
+function validationMessage(error: FastifyError): string {
+  const [first] = error.validation ?? []
+  if (!first) return error.message
+  const path = `${error.validationContext ?? 'body'}${first.instancePath.replace(/\//g, '.')}`
+  const extra = first.params as { additionalProperty?: string }
+  if (first.keyword === 'additionalProperties' && extra.additionalProperty) {
+    return `${path} must NOT have additional properties (property "${extra.additionalProperty}")`
+  }
+  return `${path} ${first.message ?? 'is invalid'}`
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, options.logStream),
+    requestIdHeader: 'x-request-id',
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false },
+    return503OnClosing: false,
+    // JSON bodies are bounded (bulk requests of BULK_MAX_USERS ids stay far below); CSV uploads have their own limit.
+    bodyLimit: 16 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  })
+
+  const peers = options.peers ?? createPeers(config)
+  app.decorate('config', config)
+  app.decorate('peers', peers)
+  app.decorateRequest('callContext', null as unknown as CallContext)
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    request.callContext = {
+      forwarded: platformForwardedHeaders(request.headers, config.headerKeys, config.additionalHeadersToProxy),
+      incoming: request.headers,
+      log: request.log,
+    }
+  })
+  registerRequestLogging(app)
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let body: ErrorBody
+    if (error instanceof HttpError) {
+      body = error.toBody()
+    } else if (error.validation) {
+      body = { statusCode: 400, error: reasonPhrase(400), message: validationMessage(error), code: 'FST_ERR_VALIDATION' }
+    } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      // Fastify's own client errors (malformed JSON, wrong content type, body too large).
+      body = { statusCode: error.statusCode, error: reasonPhrase(error.statusCode), message: error.message }
+      if (error.code) body.code = error.code
+    } else {
+      // Unexpected failures are masked: their messages may carry personal data.
+      body = { statusCode: 500, error: reasonPhrase(500), message: 'Internal Server Error' }
+    }
+    if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    reply.code(body.statusCode).send(body)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ message: `Route ${request.method}:${request.url.split('?')[0]} not found`, error: 'Not Found', statusCode: 404 })
+  })
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: PACKAGE.name, description: PACKAGE.description, version: PACKAGE.version },
+    },
+  })
+  app.addSchema(errorBodySchema)
+
+  app.get('/documentation/json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/documentation/yaml', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('application/x-yaml').send(app.swagger({ yaml: true })),
+  )
+
+  await app.register(statusRoutes, { packageInfo: PACKAGE })
+  await app.register(authRoutes)
+
+  if (!options.peers) {
+    app.addHook('onClose', async () => {
+      await peers.close?.()
+    })
+  }
+  return app
+}

@@ -1,0 +1,71 @@
+// The AuthProvider interface: the extension point through which ums talks to an authentication
+// service. Implementations live beside this file and are picked by AUTH_MODULE (index.ts).
+import type { CallContext, PeerClient } from '../clients/http.js'
+import type { Config } from '../config.js'
+
+/** A session answer relayed to the caller as it is (token JSON, or website-mode cookies). */
+export interface SessionAnswer {
+  status: number
+  body: unknown
+  setCookie: string[]
+}
+
+export interface NewAuthUser {
+  email?: string
+  username?: string
+  password: string
+  blocked?: boolean
+}
+
+/** Only the fields ums keeps in step with the auth service. */
+export interface AuthUserChanges {
+  email?: string
+  username?: string
+  blocked?: boolean
+}
+
+export interface ImportUser {
+  user_id: string
+  email: string
+  username?: string
+  email_verified: boolean
+  blocked?: boolean
+}
+
+export interface ImportJob {
+  id: string
+  status: string
+  summary?: { failed: number; updated: number; inserted: number; total: number }
+  percentage_done?: number
+}
+
+export interface ImportError {
+  user: { user_id?: string; email?: string; username?: string }
+  errors: Array<{ code: string; message: string; path?: string }>
+}
+
+export interface AuthProvider {
+  readonly name: string
+  login(credentials: { username: string; password: string }, ctx: CallContext): Promise<SessionAnswer>
+  refresh(refreshToken: string, ctx: CallContext): Promise<SessionAnswer>
+  /** The logged user's profile; the user id is under CUSTOM_USER_ID_KEY. */
+  userinfo(ctx: CallContext): Promise<Record<string, unknown>>
+  createUser(user: NewAuthUser, ctx: CallContext): Promise<{ authUserId: string }>
+  updateUser(authUserId: string, changes: AuthUserChanges, ctx: CallContext): Promise<void>
+  /** Idempotent: an already missing user is a success. */
+  deleteUser(authUserId: string, ctx: CallContext): Promise<void>
+  /** Profiles of the given ids (missing ones are simply absent), each with its id under `user_id`. */
+  listUsersByIds(authUserIds: string[], ctx: CallContext): Promise<Record<string, unknown>[]>
+  sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void>
+  startImport(file: { users: ImportUser[]; upsert: boolean; externalId: string }, ctx: CallContext): Promise<ImportJob>
+  getImportJob(jobId: string, ctx: CallContext): Promise<ImportJob>
+  getImportErrors(jobId: string, ctx: CallContext): Promise<ImportError[]>
+  checkHealth(ctx: CallContext): Promise<void>
+}
+
+export interface AuthProviderDeps {
+  config: Config
+  http: PeerClient
+}
+
+export type AuthProviderFactory = (deps: AuthProviderDeps) => AuthProvider

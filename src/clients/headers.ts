@@ -1,0 +1,92 @@
+// Which incoming headers reach which peer (conventions/platform-service.md §6.3, SPEC §5).
+// Every header list of the service lives here.
+import type { IncomingHttpHeaders } from 'node:http'
+import type { PlatformHeaderKeys } from '../config.js'
+
+export type HeaderMap = Record<string, string>
+
+/** Copied to every peer when present (group 2 of the platform convention). */
+export const TRACING_HEADERS = ['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'] as const
+
+/** End-user credentials the auth service needs on session calls (login, refresh, userinfo). */
+export const SESSION_CREDENTIAL_HEADERS = ['cookie', 'authorization', 'client-key'] as const
+
+/** CRUD row/column filters: forwarded to the CRUD on proxied reads, never to the auth service. */
+export const ACL_HEADERS = ['acl_rows', 'acl_read_columns'] as const
+
+/** Never forwarded: they describe the incoming connection or body, not the caller. */
+const CONNECTION_HEADERS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-connection',
+])
+
+/** Headers whose values may be secrets: redacted from every log line. */
+export const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'client-key', 'secret'] as const
+
+function single(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+/** Copies the named headers that are present and non-empty. Names must be lower case. */
+export function pickHeaders(incoming: IncomingHttpHeaders, names: readonly string[]): HeaderMap {
+  const picked: HeaderMap = {}
+  for (const name of names) {
+    if (CONNECTION_HEADERS.has(name)) continue
+    const value = single(incoming[name])
+    if (value !== undefined && value !== '') picked[name] = value
+  }
+  return picked
+}
+
+/**
+ * The header set forwarded on every peer call for one incoming request: the platform headers
+ * re-emitted from their parsed values, the tracing headers, then `ADDITIONAL_HEADERS_TO_PROXY`
+ * (later groups win). Computed once per request.
+ */
+export function platformForwardedHeaders(
+  incoming: IncomingHttpHeaders,
+  keys: PlatformHeaderKeys,
+  additionalHeaders: readonly string[],
+): HeaderMap {
+  const headers: HeaderMap = {}
+  const userId = single(incoming[keys.userId])
+  if (userId) headers[keys.userId] = userId
+
+  const properties = single(incoming[keys.userProperties])
+  if (properties) {
+    try {
+      headers[keys.userProperties] = JSON.stringify(JSON.parse(properties))
+    } catch {
+      // The platform drops user properties that are not valid JSON rather than failing the call.
+    }
+  }
+
+  const groups = (single(incoming[keys.groups]) ?? '').split(',').filter((group) => group !== '')
+  if (groups.length > 0) headers[keys.groups] = groups.join(',')
+
+  const clientType = single(incoming[keys.clientType])
+  if (clientType) headers[keys.clientType] = clientType
+
+  if (single(incoming[keys.backoffice])) headers[keys.backoffice] = '1'
+
+  Object.assign(headers, pickHeaders(incoming, TRACING_HEADERS), pickHeaders(incoming, additionalHeaders))
+  return headers
+}
+
+/** The forwarded set minus the headers that must never reach the auth service. */
+export function withoutAclHeaders(headers: HeaderMap): HeaderMap {
+  const copy = { ...headers }
+  for (const name of ACL_HEADERS) delete copy[name]
+  return copy
+}

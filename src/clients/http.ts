@@ -1,0 +1,163 @@
+// The shared HTTP layer: one pooled keep-alive undici Pool per peer, a per-call timeout, the
+// forwarded headers, JSON in/out, and every failure turned into an UpstreamError.
+import type { IncomingHttpHeaders } from 'node:http'
+import { Pool, errors as undiciErrors, type Dispatcher, type FormData } from 'undici'
+import type { FastifyBaseLogger } from 'fastify'
+import { UpstreamError, type PeerService } from '../errors.js'
+import type { HeaderMap } from './headers.js'
+
+/** What a client needs from the incoming request: headers to forward and a request logger. */
+export interface CallContext {
+  /** The platform header set of the incoming request (see headers.ts). */
+  forwarded: HeaderMap
+  /** The incoming request headers, for call-specific forwarding (credentials, ACLs). */
+  incoming: IncomingHttpHeaders
+  log: FastifyBaseLogger
+}
+
+export type QueryValue = string | number | boolean | undefined
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+export interface PeerRequest {
+  method: HttpMethod
+  /** Path below the peer's base URL, already percent-encoded where needed. */
+  path: string
+  /** Route template used in error messages and logs, e.g. `/users/:id`. */
+  route: string
+  query?: Record<string, QueryValue> | string
+  json?: unknown
+  form?: Record<string, string>
+  multipart?: FormData
+  /** Per-call headers: they win over the forwarded set. */
+  headers?: HeaderMap
+  /** Replaces the forwarded set (e.g. the auth service must not get ACL headers). */
+  forwarded?: HeaderMap
+  /** Non-2xx statuses the caller handles itself instead of getting an UpstreamError. */
+  acceptStatus?: readonly number[]
+}
+
+export interface PeerResponse<T = unknown> {
+  status: number
+  headers: IncomingHttpHeaders
+  body: T
+}
+
+export interface PeerClientOptions {
+  timeoutMs: number
+  connections?: number
+}
+
+function buildQuery(query: PeerRequest['query']): string {
+  if (query === undefined) return ''
+  if (typeof query === 'string') return query === '' ? '' : `?${query.replace(/^\?/, '')}`
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.append(key, String(value))
+  }
+  const encoded = params.toString()
+  return encoded === '' ? '' : `?${encoded}`
+}
+
+function transportReason(error: unknown, timeoutMs: number): string {
+  if (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return `timeout after ${timeoutMs} ms`
+  }
+  const code = (error as { code?: string }).code
+  if (code === 'ECONNREFUSED') return 'connection refused'
+  if (code === 'ECONNRESET' || error instanceof undiciErrors.SocketError) return 'connection reset'
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
+  return code ?? (error instanceof Error ? error.message : 'unknown error')
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text === '') return undefined
+  // Rönd labels its JSON answers text/plain, so JSON is tried whatever the content type says.
+  try {
+    return JSON.parse(text)
+  } catch {
+    if (contentType?.includes('json')) return text
+    return text
+  }
+}
+
+export class PeerClient {
+  private readonly pool: Pool
+  private readonly basePath: string
+
+  constructor(
+    readonly service: PeerService,
+    readonly baseUrl: URL,
+    private readonly options: PeerClientOptions,
+  ) {
+    this.pool = new Pool(baseUrl.origin, {
+      connections: options.connections ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 4_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connectTimeout: options.timeoutMs,
+    })
+    this.basePath = baseUrl.pathname.replace(/\/+$/, '')
+  }
+
+  private buildHeaders(request: PeerRequest, ctx: CallContext): { headers: HeaderMap; body?: Dispatcher.DispatchOptions['body'] } {
+    const headers: HeaderMap = {}
+    let body: Dispatcher.DispatchOptions['body']
+    if (request.json !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(request.json)
+    } else if (request.form !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded'
+      body = new URLSearchParams(request.form).toString()
+    } else if (request.multipart !== undefined) {
+      body = request.multipart as unknown as Dispatcher.DispatchOptions['body']
+    }
+    Object.assign(headers, request.forwarded ?? ctx.forwarded, request.headers)
+    return { headers, body }
+  }
+
+  /** Sends the call and returns the raw undici answer (body not consumed); transport errors mapped. */
+  async dispatch(request: PeerRequest, ctx: CallContext): Promise<Dispatcher.ResponseData> {
+    const { headers, body } = this.buildHeaders(request, ctx)
+    const path = `${this.basePath}${request.path}${buildQuery(request.query)}`
+    const started = performance.now()
+    try {
+      const response = await this.pool.request({ method: request.method, path, headers, body })
+      ctx.log.debug(
+        { peer: this.service, method: request.method, route: request.route, statusCode: response.statusCode, responseTime: performance.now() - started },
+        'peer call',
+      )
+      return response
+    } catch (error) {
+      const reason = transportReason(error, this.options.timeoutMs)
+      ctx.log.debug({ peer: this.service, method: request.method, route: request.route, reason }, 'peer call failed')
+      throw new UpstreamError(this.service, request.method, request.route, undefined, reason)
+    }
+  }
+
+  /** Sends the call and parses the answer; non-2xx (outside `acceptStatus`) throws UpstreamError. */
+  async call<T = unknown>(request: PeerRequest, ctx: CallContext): Promise<PeerResponse<T>> {
+    const response = await this.dispatch(request, ctx)
+    let text: string
+    try {
+      text = await response.body.text()
+    } catch (error) {
+      throw new UpstreamError(this.service, request.method, request.route, undefined, transportReason(error, this.options.timeoutMs))
+    }
+    const parsed = parseBody(text, response.headers['content-type'] as string | undefined)
+    const ok = response.statusCode >= 200 && response.statusCode < 300
+    if (!ok && !request.acceptStatus?.includes(response.statusCode)) {
+      ctx.log.debug({ peer: this.service, route: request.route, statusCode: response.statusCode, upstreamBody: parsed }, 'peer error body')
+      throw new UpstreamError(this.service, request.method, request.route, response.statusCode, undefined, parsed)
+    }
+    return { status: response.statusCode, headers: response.headers, body: parsed as T }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close()
+  }
+}

@@ -1,0 +1,250 @@
+// The one module that reads the environment: the @fastify/env schema of every variable, and the
+// typed Config derived from it once at start-up (service URLs, header lists, intervals).
+import Fastify from 'fastify'
+import fastifyEnv from '@fastify/env'
+
+export const ENV_SCHEMA = {
+  type: 'object',
+  required: ['AUTH_SERVICE', 'AUTH_CONNECTION', 'USERS_CRUD_ENDPOINT', 'UMS_CONFIG_CRUD_ENDPOINT'],
+  properties: {
+    HTTP_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    LOG_LEVEL: { type: 'string', enum: ['error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    AUTH_MODULE: { type: 'string', minLength: 1, default: 'auth0Client' },
+    AUTH_SERVICE: { type: 'string', minLength: 1 },
+    AUTH_CONNECTION: { type: 'string', minLength: 1 },
+    CRUD_SERVICE: { type: 'string', minLength: 1, default: 'crud-service' },
+    USERS_CRUD_ENDPOINT: { type: 'string', pattern: '^/' },
+    UMS_CONFIG_CRUD_ENDPOINT: { type: 'string', pattern: '^/' },
+    ROLES_CRUD_ENDPOINT: { type: 'string', pattern: '^/' },
+    ROND_ENABLED: { type: 'boolean', default: false },
+    ROND_SERVICE: { type: 'string', minLength: 1, default: 'rond-service' },
+    TIMER_SERVICE: { type: 'string', minLength: 1 },
+    TIMER_SERVICE_HEADERS: { type: 'string', default: '' },
+    UMS_SERVICE: { type: 'string', minLength: 1, default: 'user-manager-service' },
+    RANDOM_PWD_GEN: { type: 'boolean', default: true },
+    RANDOM_PWD_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: 8 },
+    AUTH_HARD_DELETE: { type: 'boolean', default: true },
+    CUSTOM_USER_ID_KEY: { type: 'string', minLength: 1, default: 'sub' },
+    USERINFO_ADDITIONAL_PROPERTIES: { type: 'string' },
+    CONFIGURATION_PATH: { type: 'string', minLength: 1 },
+    USER_IMPORT_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 10000, default: 250 },
+    USER_IMPORT_MAX_FILE_SIZE: { type: 'integer', minimum: 1, default: 1048576 },
+    AUTH0_JOB_POLLING_INTERVAL: { type: 'string', minLength: 1, default: '2 minutes' },
+    AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: { type: 'number', exclusiveMinimum: 0, default: 2 },
+    BULK_MAX_USERS: { type: 'integer', minimum: 1, default: 10000 },
+    JOBS_TTL_MS: { type: 'integer', minimum: 1, default: 86400000 },
+    UPSTREAM_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 10000 },
+    WAIT_BEFORE_SERVER_CLOSE_SEC: { type: 'number', minimum: 0, default: 10 },
+    USERID_HEADER_KEY: { type: 'string', minLength: 1, default: 'miauserid' },
+    USER_PROPERTIES_HEADER_KEY: { type: 'string', minLength: 1, default: 'miauserproperties' },
+    GROUPS_HEADER_KEY: { type: 'string', minLength: 1, default: 'miausergroups' },
+    CLIENTTYPE_HEADER_KEY: { type: 'string', minLength: 1, default: 'client-type' },
+    BACKOFFICE_HEADER_KEY: { type: 'string', minLength: 1, default: 'isbackoffice' },
+    MICROSERVICE_GATEWAY_SERVICE_NAME: { type: 'string', minLength: 1, default: 'microservice-gateway' },
+    ADDITIONAL_HEADERS_TO_PROXY: { type: 'string', default: '' },
+  },
+} as const
+
+type Schema = typeof ENV_SCHEMA
+type Props = Schema['properties']
+type JsonType<P> = P extends { type: 'integer' | 'number' } ? number : P extends { type: 'boolean' } ? boolean : string
+type WithDefault = { [K in keyof Props]: Props[K] extends { default: unknown } ? K : never }[keyof Props]
+type Required = Schema['required'][number]
+
+/** The environment as validated by the schema: defaults applied, strings coerced. */
+export type RawEnv = { [K in WithDefault | Required]: JsonType<Props[K]> } & {
+  [K in Exclude<keyof Props, WithDefault | Required>]?: JsonType<Props[K]>
+}
+
+export type PollingInterval = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string }
+
+export interface PlatformHeaderKeys {
+  userId: string
+  userProperties: string
+  groups: string
+  clientType: string
+  backoffice: string
+}
+
+export interface Config {
+  httpPort: number
+  logLevel: string
+  authModule: string
+  authConnection: string
+  services: { crud: URL; auth: URL; rond: URL; timer: URL | undefined; ums: URL }
+  endpoints: { users: string; umsConfig: string; roles: string | undefined }
+  rondEnabled: boolean
+  timerServiceHeaders: string[]
+  randomPasswordGeneration: boolean
+  randomPasswordLength: number
+  authHardDelete: boolean
+  customUserIdKey: string
+  /** undefined = every CRUD property, [] = none, else the listed ones. */
+  userinfoAdditionalProperties: string[] | undefined
+  configurationPath: string | undefined
+  userImportBatchSize: number
+  userImportMaxFileSize: number
+  auth0JobPollingInterval: PollingInterval
+  changePasswordRatePerSecond: number
+  bulkMaxUsers: number
+  jobsTtlMs: number
+  upstreamTimeoutMs: number
+  waitBeforeServerCloseMs: number
+  headerKeys: PlatformHeaderKeys
+  gatewayServiceName: string
+  /** Lower-cased: Node lower-cases incoming header names, so matching is case-insensitive. */
+  additionalHeadersToProxy: string[]
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** `crud-service` → `http://crud-service`; a full http(s) URL is kept (without trailing slash). */
+export function serviceUrl(variable: string, value: string): URL {
+  const candidate = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
+  let url: URL
+  try {
+    url = new URL(candidate)
+  } catch {
+    throw new ConfigError(`${variable} must be a service name or an http(s) URL, got "${value}"`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${variable} must use http or https, got "${url.protocol}"`)
+  }
+  if (url.search || url.hash || url.username) {
+    throw new ConfigError(`${variable} must not carry a query, fragment or credentials`)
+  }
+  url.pathname = url.pathname.replace(/\/+$/, '')
+  return url
+}
+
+function commaList(value: string | undefined): string[] {
+  if (value === undefined) return []
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0)
+}
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  millisecond: 1,
+  milliseconds: 1,
+  second: 1000,
+  seconds: 1000,
+  minute: 60_000,
+  minutes: 60_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+}
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/
+
+/** `120000`, `30 seconds`, `2 minutes` or a 5/6-field cron expression. */
+export function parsePollingInterval(value: string): PollingInterval {
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) {
+    const ms = Number(trimmed)
+    if (ms > 0) return { kind: 'interval', ms }
+  }
+  const human = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(trimmed)
+  if (human) {
+    const unit = UNIT_MS[human[2]!.toLowerCase()]
+    const amount = Number(human[1])
+    if (unit !== undefined && amount > 0) return { kind: 'interval', ms: Math.round(amount * unit) }
+  }
+  const fields = trimmed.split(/\s+/)
+  if ((fields.length === 5 || fields.length === 6) && fields.every((field) => CRON_FIELD.test(field))) {
+    return { kind: 'cron', expression: trimmed }
+  }
+  throw new ConfigError(
+    `AUTH0_JOB_POLLING_INTERVAL must be milliseconds, "N seconds|minutes|hours" or a cron expression, got "${value}"`,
+  )
+}
+
+export function deriveConfig(env: RawEnv): Config {
+  return {
+    httpPort: env.HTTP_PORT,
+    logLevel: env.LOG_LEVEL,
+    authModule: env.AUTH_MODULE,
+    authConnection: env.AUTH_CONNECTION,
+    services: {
+      crud: serviceUrl('CRUD_SERVICE', env.CRUD_SERVICE),
+      auth: serviceUrl('AUTH_SERVICE', env.AUTH_SERVICE),
+      rond: serviceUrl('ROND_SERVICE', env.ROND_SERVICE),
+      timer: env.TIMER_SERVICE === undefined ? undefined : serviceUrl('TIMER_SERVICE', env.TIMER_SERVICE),
+      ums: serviceUrl('UMS_SERVICE', env.UMS_SERVICE),
+    },
+    endpoints: {
+      users: env.USERS_CRUD_ENDPOINT.replace(/\/+$/, ''),
+      umsConfig: env.UMS_CONFIG_CRUD_ENDPOINT.replace(/\/+$/, ''),
+      roles: env.ROLES_CRUD_ENDPOINT?.replace(/\/+$/, ''),
+    },
+    rondEnabled: env.ROND_ENABLED,
+    timerServiceHeaders: commaList(env.TIMER_SERVICE_HEADERS).map((name) => name.toLowerCase()),
+    randomPasswordGeneration: env.RANDOM_PWD_GEN,
+    randomPasswordLength: env.RANDOM_PWD_LENGTH,
+    authHardDelete: env.AUTH_HARD_DELETE,
+    customUserIdKey: env.CUSTOM_USER_ID_KEY,
+    userinfoAdditionalProperties:
+      env.USERINFO_ADDITIONAL_PROPERTIES === undefined ? undefined : commaList(env.USERINFO_ADDITIONAL_PROPERTIES),
+    configurationPath: env.CONFIGURATION_PATH,
+    userImportBatchSize: env.USER_IMPORT_BATCH_SIZE,
+    userImportMaxFileSize: env.USER_IMPORT_MAX_FILE_SIZE,
+    auth0JobPollingInterval: parsePollingInterval(env.AUTH0_JOB_POLLING_INTERVAL),
+    changePasswordRatePerSecond: env.AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND,
+    bulkMaxUsers: env.BULK_MAX_USERS,
+    jobsTtlMs: env.JOBS_TTL_MS,
+    upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
+    waitBeforeServerCloseMs: env.WAIT_BEFORE_SERVER_CLOSE_SEC * 1000,
+    headerKeys: {
+      userId: env.USERID_HEADER_KEY.toLowerCase(),
+      userProperties: env.USER_PROPERTIES_HEADER_KEY.toLowerCase(),
+      groups: env.GROUPS_HEADER_KEY.toLowerCase(),
+      clientType: env.CLIENTTYPE_HEADER_KEY.toLowerCase(),
+      backoffice: env.BACKOFFICE_HEADER_KEY.toLowerCase(),
+    },
+    gatewayServiceName: env.MICROSERVICE_GATEWAY_SERVICE_NAME,
+    additionalHeadersToProxy: commaList(env.ADDITIONAL_HEADERS_TO_PROXY).map((name) => name.toLowerCase()),
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Merge process.env under `env` (default true); tests pass false for isolation. */
+  useProcessEnv?: boolean
+  /** Read `.env` from the working directory (default false). */
+  dotenv?: boolean
+}
+
+/**
+ * Validates `env` through @fastify/env (ajv with coercion and defaults) and derives the Config.
+ * Throws ConfigError whose message is one line naming the offending variable(s).
+ */
+export async function loadConfig(
+  env: Record<string, string | undefined> = {},
+  options: LoadConfigOptions = {},
+): Promise<Config> {
+  const loader = Fastify({ logger: false })
+  const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined))
+  try {
+    await loader.register(fastifyEnv, {
+      schema: structuredClone(ENV_SCHEMA) as unknown as Record<string, unknown>,
+      data,
+      env: options.useProcessEnv ?? true,
+      dotenv: options.dotenv ?? false,
+    })
+    await loader.ready()
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    throw new ConfigError(`invalid configuration: ${message.replace(/\s+/g, ' ')}`)
+  } finally {
+    await loader.close()
+  }
+  const raw = (loader as unknown as { config: RawEnv }).config
+  try {
+    return deriveConfig(raw)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`invalid configuration: ${error.message}`)
+    throw error
+  }
+}

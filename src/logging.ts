@@ -1,0 +1,78 @@
+// Logger options and the two request lines of the platform launcher (conventions §8):
+// pino JSON, epoch-ms time, secrets redacted everywhere, status routes silent.
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+
+const SECRET_KEYS = [
+  'password',
+  'newPassword',
+  'refreshToken',
+  'refresh_token',
+  'accessToken',
+  'access_token',
+  'idToken',
+  'id_token',
+  'authorization',
+  'Authorization',
+  'cookie',
+  'Cookie',
+  'set-cookie',
+  'Set-Cookie',
+  'client-key',
+  'secret',
+]
+
+/** Redacted at the top level, one level below (e.g. `headers.cookie`) and two (`req.headers.cookie`). */
+export const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
+  const segment = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`
+  const join = (prefix: string) => (segment.startsWith('[') ? `${prefix}${segment}` : `${prefix}.${segment}`)
+  return [segment.startsWith('[') ? segment : key, join('*'), join('*.*')]
+})
+
+/** ECS-style error object: type, message, stack and code when there is one. */
+function serializeError(error: Error & { code?: string }) {
+  return { type: error.name, message: error.message, stack: error.stack ?? '', ...(error.code ? { code: error.code } : {}) }
+}
+
+export function loggerOptions(level: string, stream?: DestinationStream): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    serializers: { err: serializeError, error: serializeError },
+    ...(stream ? { stream } : {}),
+  }
+}
+
+function hostFields(headers: Record<string, string | string[] | undefined>) {
+  const host = typeof headers.host === 'string' ? headers.host.replace(/:\d+$/, '') : undefined
+  return { hostname: host, forwardedHost: headers['x-forwarded-host'], ip: headers['x-forwarded-for'] }
+}
+
+/** `incoming request` (trace) and `request completed` (info), as the platform launcher writes them. */
+export function registerRequestLogging(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    request.log.trace(
+      {
+        http: { request: { method: request.method, userAgent: { original: request.headers['user-agent'] } } },
+        url: { path: request.url, params: request.params },
+        host: hostFields(request.headers),
+      },
+      'incoming request',
+    )
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const length = reply.getHeader('content-length')
+    request.log.info(
+      {
+        http: {
+          request: { method: request.method, userAgent: { original: request.headers['user-agent'] } },
+          response: { statusCode: reply.statusCode, ...(length !== undefined ? { body: { bytes: Number(length) } } : {}) },
+        },
+        url: { path: request.url, params: request.params },
+        host: hostFields(request.headers),
+        responseTime: reply.elapsedTime,
+      },
+      'request completed',
+    )
+  })
+}

@@ -1,0 +1,71 @@
+// Status routes of the platform (conventions §2): liveness, readiness and the Doctor check-up.
+// Hidden from the OpenAPI document and silent in the logs; a check never throws.
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { CallContext } from '../clients/http.js'
+import type { PackageInfo } from '../app.js'
+
+/** A readiness condition: undefined when ready, else why not. */
+export type ReadinessCheck = () => string | undefined
+
+export interface StatusRoutesOptions {
+  packageInfo: PackageInfo
+  readinessChecks?: ReadinessCheck[]
+}
+
+const statusBody = {
+  type: 'object',
+  required: ['name', 'status', 'version'],
+  properties: {
+    name: { type: 'string' },
+    status: { type: 'string', enum: ['OK', 'KO'] },
+    version: { type: 'string' },
+    message: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const
+
+const CHECK_UP_TIMEOUT_MS = 5_000
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOptions): Promise<void> {
+  const { name, version } = options.packageInfo
+  const routeOptions = { logLevel: 'error' as const, schema: { hide: true, response: { 200: statusBody, 503: statusBody } } }
+
+  function answer(reply: FastifyReply, problems: string[]) {
+    if (problems.length === 0) return reply.code(200).send({ name, status: 'OK', version })
+    const message = problems.join('; ')
+    app.log.error({ debugInfo: { status: 'KO', name, version, message } }, 'Service status is not ok')
+    return reply.code(503).send({ name, status: 'KO', version, message })
+  }
+
+  app.get('/-/healthz', routeOptions, async (_request, reply) => answer(reply, []))
+
+  app.get('/-/ready', routeOptions, async (_request, reply) => {
+    const problems = (options.readinessChecks ?? []).map((check) => check()).filter((problem) => problem !== undefined)
+    return answer(reply, problems)
+  })
+
+  app.get('/-/check-up', routeOptions, async (request, reply) => {
+    const { crud, auth, rond, timer } = app.peers
+    const ctx: CallContext = { forwarded: {}, incoming: {}, log: request.log }
+    const checks: Array<[string, () => Promise<void>]> = [
+      ['crud', () => crud.checkHealth(ctx)],
+      ['auth', () => auth.checkHealth(ctx)],
+    ]
+    if (app.config.rondEnabled) checks.push(['rond', () => rond.checkHealth(ctx)])
+    if (timer) checks.push(['timer', () => timer.checkHealth(ctx)])
+    const timeoutMs = Math.min(app.config.upstreamTimeoutMs, CHECK_UP_TIMEOUT_MS)
+    const results = await Promise.allSettled(checks.map(([, check]) => withTimeout(check(), timeoutMs)))
+    const problems = results.flatMap((result, index) =>
+      result.status === 'rejected' ? [`${checks[index]![0]} is not healthy: ${(result.reason as Error).message}`] : [],
+    )
+    return answer(reply, problems)
+  })
+}

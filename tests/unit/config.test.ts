@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig, parsePollingInterval, serviceUrl } from '../../src/config.js'
+
+const REQUIRED = {
+  AUTH_SERVICE: 'auth0-client',
+  AUTH_CONNECTION: 'Username-Password-Authentication',
+  USERS_CRUD_ENDPOINT: '/users',
+  UMS_CONFIG_CRUD_ENDPOINT: '/ums-config',
+}
+
+const load = (env: Record<string, string | undefined>) => loadConfig({ ...REQUIRED, ...env }, { useProcessEnv: false })
+
+describe('loadConfig', () => {
+  it('applies every documented default', async () => {
+    const config = await load({})
+    expect(config).toMatchObject({
+      httpPort: 3000,
+      logLevel: 'info',
+      authModule: 'auth0Client',
+      authConnection: 'Username-Password-Authentication',
+      endpoints: { users: '/users', umsConfig: '/ums-config', roles: undefined },
+      rondEnabled: false,
+      timerServiceHeaders: [],
+      randomPasswordGeneration: true,
+      randomPasswordLength: 8,
+      authHardDelete: true,
+      customUserIdKey: 'sub',
+      userinfoAdditionalProperties: undefined,
+      configurationPath: undefined,
+      userImportBatchSize: 250,
+      userImportMaxFileSize: 1048576,
+      auth0JobPollingInterval: { kind: 'interval', ms: 120_000 },
+      changePasswordRatePerSecond: 2,
+      bulkMaxUsers: 10000,
+      jobsTtlMs: 86400000,
+      upstreamTimeoutMs: 10000,
+      waitBeforeServerCloseMs: 10000,
+      headerKeys: { userId: 'miauserid', userProperties: 'miauserproperties', groups: 'miausergroups', clientType: 'client-type', backoffice: 'isbackoffice' },
+      additionalHeadersToProxy: [],
+    })
+    expect(config.services.crud.href).toBe('http://crud-service/')
+    expect(config.services.auth.href).toBe('http://auth0-client/')
+    expect(config.services.rond.href).toBe('http://rond-service/')
+    expect(config.services.ums.href).toBe('http://user-manager-service/')
+    expect(config.services.timer).toBeUndefined()
+  })
+
+  it('coerces strings to numbers and booleans', async () => {
+    const config = await load({ HTTP_PORT: '8080', ROND_ENABLED: 'true', AUTH_HARD_DELETE: 'false', RANDOM_PWD_LENGTH: '16', UPSTREAM_TIMEOUT_MS: '250' })
+    expect(config).toMatchObject({ httpPort: 8080, rondEnabled: true, authHardDelete: false, randomPasswordLength: 16, upstreamTimeoutMs: 250 })
+  })
+
+  it.each([
+    ['crud-service', 'http://crud-service/'],
+    ['http://127.0.0.1:3001', 'http://127.0.0.1:3001/'],
+    ['https://crud.example.com/prefix/', 'https://crud.example.com/prefix'],
+  ])('accepts the service value %s', async (value, href) => {
+    const config = await load({ CRUD_SERVICE: value, TIMER_SERVICE: value })
+    expect(config.services.crud.href).toBe(href)
+    expect(config.services.timer?.href).toBe(href)
+  })
+
+  it.each(['AUTH_SERVICE', 'AUTH_CONNECTION', 'USERS_CRUD_ENDPOINT', 'UMS_CONFIG_CRUD_ENDPOINT'])(
+    'stops with one line naming the missing %s',
+    async (variable) => {
+      const error = await load({ [variable]: undefined }).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(ConfigError)
+      expect((error as Error).message).toContain(variable)
+      expect((error as Error).message).not.toContain('\n')
+    },
+  )
+
+  it.each([
+    ['HTTP_PORT', 'not-a-port'],
+    ['LOG_LEVEL', 'fatal'],
+    ['RANDOM_PWD_LENGTH', '4'],
+    ['ROND_ENABLED', 'maybe'],
+    ['USERS_CRUD_ENDPOINT', 'users'],
+    ['UPSTREAM_TIMEOUT_MS', '0'],
+    ['AUTH0_JOB_POLLING_INTERVAL', 'every now and then'],
+    ['CRUD_SERVICE', 'ftp://crud'],
+    ['TIMER_SERVICE', 'http://'],
+  ])('stops with one line naming the invalid %s', async (variable, value) => {
+    const error = await load({ [variable]: value }).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as Error).message).toContain(variable)
+    expect((error as Error).message).not.toContain('\n')
+  })
+
+  it('distinguishes USERINFO_ADDITIONAL_PROPERTIES unset, empty and listed', async () => {
+    expect((await load({})).userinfoAdditionalProperties).toBeUndefined()
+    expect((await load({ USERINFO_ADDITIONAL_PROPERTIES: '' })).userinfoAdditionalProperties).toEqual([])
+    expect((await load({ USERINFO_ADDITIONAL_PROPERTIES: 'name, surname,permissions' })).userinfoAdditionalProperties).toEqual([
+      'name',
+      'surname',
+      'permissions',
+    ])
+  })
+
+  it('lower-cases header lists so they match whatever case they are written in', async () => {
+    const config = await load({ ADDITIONAL_HEADERS_TO_PROXY: 'Cookie, Authorization,x-custom', TIMER_SERVICE_HEADERS: 'Client-Type,secret' })
+    expect(config.additionalHeadersToProxy).toEqual(['cookie', 'authorization', 'x-custom'])
+    expect(config.timerServiceHeaders).toEqual(['client-type', 'secret'])
+  })
+
+  it('reads process.env when asked to', async () => {
+    process.env.UMS_TEST_ONLY_IGNORED = 'x'
+    const config = await loadConfig({ ...REQUIRED, HTTP_PORT: '4001' })
+    expect(config.httpPort).toBe(4001)
+    delete process.env.UMS_TEST_ONLY_IGNORED
+  })
+})
+
+describe('parsePollingInterval', () => {
+  it.each([
+    ['120000', { kind: 'interval', ms: 120000 }],
+    ['2 minutes', { kind: 'interval', ms: 120000 }],
+    ['30 seconds', { kind: 'interval', ms: 30000 }],
+    ['1 minute', { kind: 'interval', ms: 60000 }],
+    ['500 ms', { kind: 'interval', ms: 500 }],
+    ['*/2 * * * *', { kind: 'cron', expression: '*/2 * * * *' }],
+    ['0 */5 * * * *', { kind: 'cron', expression: '0 */5 * * * *' }],
+  ])('parses %s', (value, expected) => {
+    expect(parsePollingInterval(value)).toEqual(expected)
+  })
+
+  it.each(['0', '-5', '2 fortnights', 'soon', '* * *'])('rejects %s', (value) => {
+    expect(() => parsePollingInterval(value)).toThrow(/AUTH0_JOB_POLLING_INTERVAL/)
+  })
+})
+
+describe('serviceUrl', () => {
+  it('names the variable in its error', () => {
+    expect(() => serviceUrl('ROND_SERVICE', 'http://[bad')).toThrow(/ROND_SERVICE/)
+  })
+})
