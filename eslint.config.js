@@ -14,6 +14,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['tests/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['src/sandbox/index.ts', 'bench/**'],
     rules: { 'no-console': 'off' },
   },

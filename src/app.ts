@@ -14,6 +14,8 @@ import { HttpError, reasonPhrase, type ErrorBody } from './errors.js'
 import { loggerOptions, registerRequestLogging } from './logging.js'
 import { statusRoutes } from './routes/status.js'
 import { authRoutes } from './routes/auth.js'
+import { userRoutes } from './routes/users.js'
+import { GroupSchemaCache } from './services/group-schemas.js'
 import { errorBodySchema } from './routes/schemas.js'
 
 export interface Peers {
@@ -104,6 +106,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   })
   registerRequestLogging(app)
+  // Once close() has begun, answers end their keep-alive connection: Fastify closes only the
+  // connections idle at that moment, and one finishing an in-flight request would hold the
+  // shutdown open until its keep-alive timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (!app.server.listening) reply.header('connection', 'close')
+  })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let body: ErrorBody
@@ -141,6 +149,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(statusRoutes, { packageInfo: PACKAGE })
   await app.register(authRoutes)
+  const groups = new GroupSchemaCache(peers.crud.umsConfig)
+  await app.register(userRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
 
   if (!options.peers) {
     app.addHook('onClose', async () => {

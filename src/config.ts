@@ -1,5 +1,6 @@
 // The one module that reads the environment: the @fastify/env schema of every variable, and the
 // typed Config derived from it once at start-up (service URLs, header lists, intervals).
+import { readFile } from 'node:fs/promises'
 import Fastify from 'fastify'
 import fastifyEnv from '@fastify/env'
 
@@ -66,6 +67,13 @@ export interface PlatformHeaderKeys {
   backoffice: string
 }
 
+export interface AuthPropertiesConfig {
+  /** CRUD field holding the auth user id (the file's `user_id`), normally `authUserId`. */
+  userIdField: string
+  /** Auth profile properties copied onto each listed user. */
+  properties: string[]
+}
+
 export interface Config {
   httpPort: number
   logLevel: string
@@ -81,7 +89,8 @@ export interface Config {
   customUserIdKey: string
   /** undefined = every CRUD property, [] = none, else the listed ones. */
   userinfoAdditionalProperties: string[] | undefined
-  configurationPath: string | undefined
+  /** From the CONFIGURATION_PATH file: auth properties merged into `GET /users/` results. */
+  authProperties: AuthPropertiesConfig | undefined
   userImportBatchSize: number
   userImportMaxFileSize: number
   auth0JobPollingInterval: PollingInterval
@@ -188,7 +197,7 @@ export function deriveConfig(env: RawEnv): Config {
     customUserIdKey: env.CUSTOM_USER_ID_KEY,
     userinfoAdditionalProperties:
       env.USERINFO_ADDITIONAL_PROPERTIES === undefined ? undefined : commaList(env.USERINFO_ADDITIONAL_PROPERTIES),
-    configurationPath: env.CONFIGURATION_PATH,
+    authProperties: undefined,
     userImportBatchSize: env.USER_IMPORT_BATCH_SIZE,
     userImportMaxFileSize: env.USER_IMPORT_MAX_FILE_SIZE,
     auth0JobPollingInterval: parsePollingInterval(env.AUTH0_JOB_POLLING_INTERVAL),
@@ -207,6 +216,27 @@ export function deriveConfig(env: RawEnv): Config {
     gatewayServiceName: env.MICROSERVICE_GATEWAY_SERVICE_NAME,
     additionalHeadersToProxy: commaList(env.ADDITIONAL_HEADERS_TO_PROXY).map((name) => name.toLowerCase()),
   }
+}
+
+/** Reads and checks the CONFIGURATION_PATH file `{"user_id": string, "additionalProperties": string[]}`. */
+export async function readAuthProperties(path: string): Promise<AuthPropertiesConfig> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'))
+  } catch (error) {
+    throw new ConfigError(`CONFIGURATION_PATH ${path} is not a readable JSON file: ${(error as Error).message.split('\n')[0]}`)
+  }
+  const file = parsed as { user_id?: unknown; additionalProperties?: unknown }
+  const properties = file.additionalProperties
+  if (
+    typeof file.user_id !== 'string' ||
+    file.user_id === '' ||
+    !Array.isArray(properties) ||
+    !properties.every((property) => typeof property === 'string' && property !== '')
+  ) {
+    throw new ConfigError(`CONFIGURATION_PATH ${path} must hold {"user_id": string, "additionalProperties": string[]}`)
+  }
+  return { userIdField: file.user_id, properties: properties as string[] }
 }
 
 export interface LoadConfigOptions {
@@ -242,7 +272,9 @@ export async function loadConfig(
   }
   const raw = (loader as unknown as { config: RawEnv }).config
   try {
-    return deriveConfig(raw)
+    const config = deriveConfig(raw)
+    if (raw.CONFIGURATION_PATH !== undefined) config.authProperties = await readAuthProperties(raw.CONFIGURATION_PATH)
+    return config
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`invalid configuration: ${error.message}`)
     throw error

@@ -70,6 +70,13 @@ export class UpstreamError extends Error {
  */
 export type ClientVisibleStatus = 400 | 401 | 403 | 404 | 409 | 429
 
+/** The CRUD answers a unique-index violation on PATCH with 500 and code 11000, not 409. */
+function isDuplicateKeyOnUpdate(error: UpstreamError): boolean {
+  if (error.service !== 'CRUD' || error.status !== 500) return false
+  const body = error.upstreamBody as { code?: unknown; message?: unknown } | undefined
+  return String(body?.code) === '11000' || (typeof body?.message === 'string' && body.message.startsWith('E11000'))
+}
+
 /**
  * Turns any failure of a user operation into the reply error: an UpstreamError becomes
  * `Error while <action> user: <SERVICE> <METHOD> <route> responded with a <status> status code`
@@ -83,8 +90,9 @@ export function userOperationError(
 ): HttpError {
   if (error instanceof HttpError) return error
   if (error instanceof UpstreamError) {
+    const upstreamStatus = isDuplicateKeyOnUpdate(error) ? 409 : error.status
     const status =
-      error.status !== undefined && (passThrough as readonly number[]).includes(error.status) ? error.status : 500
+      upstreamStatus !== undefined && (passThrough as readonly number[]).includes(upstreamStatus) ? upstreamStatus : 500
     return new HttpError(status, `Error while ${action} user: ${error.message}`)
   }
   throw error

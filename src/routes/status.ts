@@ -24,7 +24,8 @@ const statusBody = {
   additionalProperties: true,
 } as const
 
-const CHECK_UP_TIMEOUT_MS = 5_000
+/** Margin over UPSTREAM_TIMEOUT_MS: the pool's own timeout should fire first and name the cause. */
+const CHECK_UP_SAFETY_MARGIN_MS = 1_000
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -61,7 +62,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
     ]
     if (app.config.rondEnabled) checks.push(['rond', () => rond.checkHealth(ctx)])
     if (timer) checks.push(['timer', () => timer.checkHealth(ctx)])
-    const timeoutMs = Math.min(app.config.upstreamTimeoutMs, CHECK_UP_TIMEOUT_MS)
+    const timeoutMs = app.config.upstreamTimeoutMs + CHECK_UP_SAFETY_MARGIN_MS
     const results = await Promise.allSettled(checks.map(([, check]) => withTimeout(check(), timeoutMs)))
     const problems = results.flatMap((result, index) =>
       result.status === 'rejected' ? [`${checks[index]![0]} is not healthy: ${(result.reason as Error).message}`] : [],

@@ -49,7 +49,9 @@ export async function getUserinfo(deps: UserinfoDeps, ctx: CallContext): Promise
     if (!user) throw unauthorized(NOT_LOGGED_MESSAGE)
 
     const wanted = config.userinfoAdditionalProperties
-    const result: Record<string, unknown> = { ...pickCrudProperties(user, wanted), ...profile }
+    // The CRUD holds the user's data, the auth service only credentials: on a shared key (e.g. the
+    // OIDC `name` claim) the CRUD value is the one the caller asked for.
+    const result: Record<string, unknown> = { ...profile, ...pickCrudProperties(user, wanted) }
     if (config.endpoints.roles !== undefined && wanted?.includes(PERMISSIONS_PROPERTY)) {
       result.permissions = await permissionsOf(deps, user.roles, ctx)
     }

@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       authHardDelete: true,
       customUserIdKey: 'sub',
       userinfoAdditionalProperties: undefined,
-      configurationPath: undefined,
+      authProperties: undefined,
       userImportBatchSize: 250,
       userImportMaxFileSize: 1048576,
       auth0JobPollingInterval: { kind: 'interval', ms: 120_000 },

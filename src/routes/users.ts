@@ -1,0 +1,154 @@
+// User-management routes: thin handlers with schemas calling src/services/users/.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { CrudState } from '../clients/crud.js'
+import { CRUD_STATES } from '../clients/crud.js'
+import type { UsersDeps } from '../services/users/context.js'
+import { createUser, createUserWithId, registerUser, type NewUserBody } from '../services/users/create.js'
+import { patchUser } from '../services/users/update.js'
+import { changeUsersState, deleteUser, softDeleteUser } from '../services/users/remove.js'
+import { readUsers, type UsersRead } from '../services/users/read.js'
+import type { UserPatch } from '../services/users/fields.js'
+import { emptyResponse, errorResponses } from './schemas.js'
+
+const tags = ['User Management']
+const userDocument = { type: 'object', additionalProperties: true } as const
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const
+const createdId = { type: 'object', required: ['_id'], properties: { _id: { type: 'string' } } } as const
+const sendResetPwdEmail = { type: 'boolean', default: true, description: 'false: no change-password email' } as const
+
+const newUserBody = {
+  type: 'object',
+  required: ['userGroup'],
+  properties: {
+    userGroup: { type: 'string', minLength: 1 },
+    username: { type: 'string' },
+    email: { type: 'string' },
+    blocked: { type: 'boolean' },
+    roles: { type: 'array', items: { type: 'string' } },
+    expirationDate: { type: 'string', format: 'date-time' },
+    password: { type: 'string', minLength: 1, description: 'Sent to the auth service only, never stored in the CRUD' },
+  },
+  additionalProperties: true,
+} as const
+
+/** CRUD query parameters, documented and passed through unchanged. */
+const crudReadQuery = {
+  type: 'object',
+  properties: {
+    _q: { type: 'string', description: 'MongoDB filter (JSON)' },
+    _st: { type: 'string', description: 'Comma list of states (default PUBLIC)' },
+    _p: { type: 'string', description: 'Comma list of fields to return' },
+    _l: { type: 'integer', minimum: 1 },
+    _sk: { type: 'integer', minimum: 0 },
+    _s: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const
+
+function rawQuery(request: FastifyRequest): string {
+  const index = request.url.indexOf('?')
+  return index === -1 ? '' : request.url.slice(index + 1)
+}
+
+export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise<void> {
+  const proxy = async (request: FastifyRequest, reply: FastifyReply, read: UsersRead) => {
+    const answer = await readUsers(deps, read, rawQuery(request), request.callContext)
+    return reply.code(answer.status).type(answer.contentType).send(answer.body)
+  }
+
+  for (const url of ['/users/', '/users']) {
+    app.get(url, {
+      schema: { tags, summary: 'List users (proxy of the CRUD list)', querystring: crudReadQuery, response: { 200: { type: 'array', items: userDocument }, ...errorResponses(400, 500) } },
+    }, (request, reply) => proxy(request, reply, { kind: 'list' }))
+
+    app.post<{ Body: NewUserBody; Querystring: { postponeAuthUserCreation: boolean; sendResetPwdEmail: boolean } }>(url, {
+      schema: {
+        tags,
+        summary: 'Create a user in the CRUD and in the auth service',
+        body: newUserBody,
+        querystring: {
+          type: 'object',
+          properties: { postponeAuthUserCreation: { type: 'boolean', default: false }, sendResetPwdEmail },
+        },
+        response: { 200: createdId, ...errorResponses(400, 409, 500) },
+      },
+    }, (request) => createUser(deps, request.body, request.query, request.callContext))
+  }
+
+  app.get('/users/count', {
+    schema: { tags, summary: 'Count users (proxy of the CRUD count)', querystring: crudReadQuery, response: { 200: { type: 'integer' }, ...errorResponses(400, 500) } },
+  }, (request, reply) => proxy(request, reply, { kind: 'count' }))
+
+  app.get<{ Params: { id: string } }>('/users/:id', {
+    schema: { tags, summary: 'One user by CRUD _id (proxy of the CRUD read)', params: idParams, querystring: crudReadQuery, response: { 200: userDocument, ...errorResponses(400, 404, 500) } },
+  }, (request, reply) => proxy(request, reply, { kind: 'one', id: request.params.id }))
+
+  app.post<{ Body: NewUserBody & { authUserId: string } }>('/users/with-id', {
+    schema: {
+      tags,
+      summary: 'Create the CRUD user of an existing auth user',
+      body: { ...newUserBody, required: ['userGroup', 'authUserId'], properties: { ...newUserBody.properties, authUserId: { type: 'string', minLength: 1 } } },
+      response: { 200: createdId, ...errorResponses(400, 409, 500) },
+    },
+  }, (request) => createUserWithId(deps, request.body, request.callContext))
+
+  app.post<{ Body: { _id: string; password?: string }; Querystring: { sendResetPwdEmail: boolean } }>('/users/register', {
+    schema: {
+      tags,
+      summary: 'Create the auth user of a CRUD user created with postponeAuthUserCreation',
+      body: {
+        type: 'object',
+        required: ['_id'],
+        properties: { _id: { type: 'string', minLength: 1 }, password: { type: 'string', minLength: 1 } },
+        additionalProperties: false,
+      },
+      querystring: { type: 'object', properties: { sendResetPwdEmail } },
+      response: { 204: emptyResponse, ...errorResponses(400, 404, 409, 500) },
+    },
+  }, async (request, reply) => {
+    await registerUser(deps, request.body, request.query, request.callContext)
+    return reply.code(204).send()
+  })
+
+  app.patch<{ Params: { id: string }; Body: UserPatch }>('/users/:id', {
+    schema: {
+      tags,
+      summary: 'Update a user with CRUD update operators ($set, $unset, $push, ...)',
+      params: idParams,
+      body: { type: 'object', minProperties: 1, additionalProperties: { type: 'object' } },
+      response: { 200: userDocument, ...errorResponses(400, 404, 409, 500) },
+    },
+  }, (request) => patchUser(deps, request.params.id, request.body, request.callContext))
+
+  app.delete<{ Params: { id: string } }>('/users/:id', {
+    schema: { tags, summary: 'Delete a user from the CRUD and the auth service', params: idParams, response: { 204: emptyResponse, ...errorResponses(404, 500) } },
+  }, async (request, reply) => {
+    await deleteUser(deps, request.params.id, request.callContext)
+    return reply.code(204).send()
+  })
+
+  app.post<{ Body: Array<{ filter: Record<string, unknown>; stateTo: CrudState }> }>('/users/state', {
+    schema: {
+      tags,
+      summary: 'Change the state of the users matching each filter',
+      body: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['filter', 'stateTo'],
+          properties: { filter: { type: 'object' }, stateTo: { type: 'string', enum: [...CRUD_STATES] } },
+          additionalProperties: false,
+        },
+      },
+      response: { 200: { type: 'integer', description: 'Number of users whose state changed' }, ...errorResponses(400, 500) },
+    },
+  }, (request) => changeUsersState(deps, request.body, request.callContext))
+
+  app.post<{ Params: { id: string } }>('/users/:id/soft-delete', {
+    schema: { tags, summary: 'Move a user to DELETED and delete or block its auth user (resumable)', params: idParams, response: { 204: emptyResponse, ...errorResponses(404, 500) } },
+  }, async (request, reply) => {
+    await softDeleteUser(deps, request.params.id, request.callContext)
+    return reply.code(204).send()
+  })
+}

@@ -1,0 +1,139 @@
+// Management and jobs endpoints of the Auth0 Client emulator (contract §3.5–§3.9,
+// §3.11–§3.13, §8 items 10–14 and 20–22). All of them spend the `managementApi` bucket.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { IMPORT_FILE_MAX_BYTES, MAX_ACTIVE_IMPORT_JOBS } from '../../auth-providers/auth0-contract.js'
+import { multipartParts } from './body-parsers.js'
+import { resolveClient, type ContextProvider } from './context.js'
+import { EmulatorHttpError, managementError, miaError } from './errors.js'
+import { resolveConnection } from './options.js'
+import { searchUsers, type QueryValue } from './user-search.js'
+import { isPlainObject } from './users.js'
+
+interface ImportRequest {
+  fields: Record<string, unknown>
+  users?: { text: string; size: number }
+}
+
+/** The import parameters from a multipart body, or from the JSON body the emulator also accepts. */
+function readImportRequest(request: FastifyRequest): ImportRequest {
+  const parts = multipartParts(request)
+  if (parts) {
+    const fields: Record<string, unknown> = {}
+    for (const part of parts.values()) if (part.name !== 'users') fields[part.name] = part.data.toString('utf8')
+    const file = parts.get('users')
+    return { fields, ...(file && { users: { text: file.data.toString('utf8'), size: file.data.length } }) }
+  }
+  if (!isPlainObject(request.body)) return { fields: {} }
+  const { users, ...fields } = request.body
+  if (users === undefined) return { fields }
+  const text = JSON.stringify(users)
+  return { fields, users: { text, size: Buffer.byteLength(text) } }
+}
+
+function booleanField(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback
+  if (value === true || value === 'true') return true
+  if (value === false || value === 'false') return false
+  throw miaError(400, `${name} must be true or false`)
+}
+
+const unknownJob = () => managementError(404, 'The job does not exist.', 'inexistent_job')
+
+export function registerManagementRoutes(app: FastifyInstance, context: ContextProvider): void {
+  app.get<{ Querystring: Record<string, QueryValue> }>('/users', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    return searchUsers(ctx.users.all(), request.query, ctx.options(), ctx.now())
+  })
+
+  app.post('/users', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    return reply.code(201).send(ctx.users.create(request.body))
+  })
+
+  app.get('/users/active', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    return ctx.sessions.activeUserIds(ctx.now()).map((userId) => ({ userId }))
+  })
+
+  // Fastify decodes path parameters, so `auth0%7Cabc` and `auth0|abc` reach the same user.
+  app.patch<{ Params: { userId: string } }>('/users/:userId', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    return ctx.users.patch(request.params.userId, request.body)
+  })
+
+  app.delete<{ Params: { userId: string } }>('/users/:userId', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    ctx.users.delete(request.params.userId)
+    ctx.sessions.dropUser(request.params.userId)
+    return reply.code(204).send()
+  })
+
+  app.post('/users/import', async (request, reply) => {
+    const ctx = context()
+    const options = ctx.options()
+    resolveClient(options, request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    const { fields, users } = readImportRequest(request)
+    if (fields.connection_id !== undefined) {
+      throw miaError(400, 'connection_id is not allowed: send the connection name in connection')
+    }
+    const connection = resolveConnection(options, fields.connection)
+    if (!users) throw miaError(400, 'the users file is required')
+    if (users.size > IMPORT_FILE_MAX_BYTES) {
+      throw new EmulatorHttpError(413, {
+        statusCode: 413,
+        error: 'Request Entity Too Large',
+        message: `Payload content length greater than maximum allowed: ${IMPORT_FILE_MAX_BYTES}`,
+      })
+    }
+    if (!ctx.jobs.canStart()) {
+      throw new EmulatorHttpError(429, {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: `There are ${MAX_ACTIVE_IMPORT_JOBS} active import users jobs, please wait until some of them are finished and try again`,
+      })
+    }
+    const externalId = fields.external_id
+    if (externalId !== undefined && typeof externalId !== 'string') throw miaError(400, 'external_id must be a string')
+    const job = ctx.jobs.create({
+      connection,
+      connectionId: options.connections[connection]?.id ?? '',
+      upsert: booleanField(fields.upsert, 'upsert', false),
+      ...(externalId !== undefined && { externalId }),
+      sendCompletionEmail: booleanField(fields.send_completion_email, 'send_completion_email', true),
+      fileText: users.text,
+    })
+    return reply.code(201).send(ctx.jobs.view(job))
+  })
+
+  app.get<{ Params: { jobId: string } }>('/users/import/status/:jobId', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    const job = ctx.jobs.get(request.params.jobId)
+    if (!job) throw unknownJob()
+    return ctx.jobs.view(job)
+  })
+
+  app.get<{ Params: { jobId: string } }>('/users/import/status/:jobId/errors', async (request, reply) => {
+    const ctx = context()
+    resolveClient(ctx.options(), request, false)
+    ctx.limiter.enforce(reply, 'managementApi', 'management')
+    const job = ctx.jobs.get(request.params.jobId)
+    if (!job) throw unknownJob()
+    // Auth0 answers a job that has not finished with the job itself (contract §3.13).
+    if (job.status === 'pending' || job.status === 'processing') return ctx.jobs.view(job)
+    if (job.errors.length === 0) return reply.code(204).send()
+    return structuredClone(job.errors)
+  })
+}

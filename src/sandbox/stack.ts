@@ -1,0 +1,112 @@
+// Starts ums wired to the four emulators on loopback: used by `npm run sandbox`, the
+// integration tests and the benchmarks, so all three run the same wiring.
+import { createServer } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
+import { loadConfig, type Config } from '../config.js'
+import { buildApp } from '../app.js'
+import { CrudEmulator } from './crud-emulator.js'
+import { Auth0ClientEmulator, type Auth0EmulatorOptions } from './auth0-emulator.js'
+import { RondEmulator } from './rond-emulator.js'
+import { TimerEmulator } from './timer-emulator.js'
+import {
+  AUTH_CONNECTION,
+  CUSTOMER_GROUP,
+  ROLES,
+  ROLES_COLLECTION,
+  ROLES_ENDPOINT,
+  UMS_CONFIG_COLLECTION,
+  UMS_CONFIG_ENDPOINT,
+  USERS_COLLECTION,
+  USERS_ENDPOINT,
+} from './fixtures.js'
+
+export interface StackOptions {
+  /** ums environment overrides (values win over the stack's wiring). */
+  env?: Record<string, string | undefined>
+  /** ums port; an ephemeral one when omitted. */
+  port?: number
+  host?: string
+  logStream?: DestinationStream
+  auth0?: Auth0EmulatorOptions
+  timer?: ConstructorParameters<typeof TimerEmulator>[0]
+}
+
+export interface Stack {
+  url: string
+  app: FastifyInstance
+  config: Config
+  crud: CrudEmulator
+  auth0: Auth0ClientEmulator
+  rond: RondEmulator
+  timer: TimerEmulator
+  /** Resets every emulator (data, faults, request logs) and seeds the fixtures again. */
+  resetPeers(): void
+  close(): Promise<void>
+}
+
+/** A free loopback port, so UMS_SERVICE (the timer callback target) is known before listening. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export function seedFixtures(crud: CrudEmulator): void {
+  crud.seed(UMS_CONFIG_ENDPOINT, [CUSTOMER_GROUP])
+  crud.seed(ROLES_ENDPOINT, ROLES)
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION] })
+  const auth0 = new Auth0ClientEmulator(options.auth0)
+  const rond = new RondEmulator()
+  const timer = new TimerEmulator(options.timer)
+  await Promise.all([crud.start(), auth0.start(), rond.start(), timer.start()])
+  seedFixtures(crud)
+
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? (await freePort())
+  const config = await loadConfig(
+    {
+      HTTP_PORT: String(port),
+      LOG_LEVEL: 'silent',
+      AUTH_SERVICE: auth0.url,
+      AUTH_CONNECTION,
+      CRUD_SERVICE: crud.url,
+      USERS_CRUD_ENDPOINT: USERS_ENDPOINT,
+      UMS_CONFIG_CRUD_ENDPOINT: UMS_CONFIG_ENDPOINT,
+      ROLES_CRUD_ENDPOINT: ROLES_ENDPOINT,
+      ROND_ENABLED: 'true',
+      ROND_SERVICE: rond.url,
+      TIMER_SERVICE: timer.url,
+      UMS_SERVICE: `http://127.0.0.1:${port}`,
+      UPSTREAM_TIMEOUT_MS: '2000',
+      WAIT_BEFORE_SERVER_CLOSE_SEC: '0',
+      ...options.env,
+    },
+    { useProcessEnv: false },
+  )
+  const app = await buildApp(config, options.logStream ? { logStream: options.logStream } : {})
+  await app.listen({ host, port })
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    app,
+    config,
+    crud,
+    auth0,
+    rond,
+    timer,
+    resetPeers() {
+      for (const emulator of [crud, auth0, rond, timer]) emulator.reset()
+      seedFixtures(crud)
+    },
+    async close() {
+      await app.close()
+      await Promise.all([crud.close(), auth0.close(), rond.close(), timer.close()])
+    },
+  }
+}

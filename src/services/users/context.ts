@@ -1,0 +1,66 @@
+// What the user operations share: their dependencies and the steps several of them take
+// (scheduling the expiry callback, granting roles).
+import type { Config } from '../../config.js'
+import type { CallContext } from '../../clients/http.js'
+import type { CrudClient } from '../../clients/crud.js'
+import type { RondClient } from '../../clients/rond.js'
+import type { TimerClient } from '../../clients/timer.js'
+import { pickHeaders } from '../../clients/headers.js'
+import type { AuthProvider } from '../../auth-providers/provider.js'
+import type { GroupSchemaCache } from '../group-schemas.js'
+import type { Rollback } from '../rollback.js'
+
+export interface UsersDeps {
+  config: Config
+  crud: CrudClient
+  auth: AuthProvider
+  rond: RondClient
+  timer: TimerClient | undefined
+  groups: GroupSchemaCache
+}
+
+/** What the Timer Service sends back to ums when a user expires: block that user. */
+export const EXPIRY_PATCH = { $set: { blocked: true } }
+
+/** Parses an `expirationDate` value; undefined when absent or not a date. */
+export function expirationOf(value: unknown): Date | undefined {
+  if (typeof value !== 'string' && !(value instanceof Date)) return undefined
+  const date = new Date(value)
+  return Number.isNaN(date.getTime()) ? undefined : date
+}
+
+/**
+ * Schedules the expiry callback `PATCH <UMS_SERVICE>/users/:id {$set:{blocked:true}}` carrying
+ * the TIMER_SERVICE_HEADERS of the incoming request; registers its abort as an undo.
+ * Returns undefined when no Timer Service is configured.
+ */
+export async function scheduleExpiry(
+  deps: UsersDeps,
+  userId: string,
+  expiresAt: Date,
+  ctx: CallContext,
+  rollback: Rollback,
+): Promise<string | undefined> {
+  const { timer, config } = deps
+  if (!timer) return undefined
+  const expirationId = await timer.schedule(
+    expiresAt,
+    {
+      method: 'patch',
+      target: config.services.ums,
+      path: `/users/${encodeURIComponent(userId)}`,
+      headers: pickHeaders(ctx.incoming, config.timerServiceHeaders),
+      payload: EXPIRY_PATCH,
+    },
+    ctx,
+  )
+  rollback.add('abort the scheduled expiration', () => timer.abort(expirationId, ctx))
+  return expirationId
+}
+
+/** Grants `roles` to the auth user through Rönd when enabled; registers the revoke as an undo. */
+export async function grantRoles(deps: UsersDeps, authUserId: string, roles: string[], ctx: CallContext, rollback: Rollback): Promise<void> {
+  if (!deps.config.rondEnabled || roles.length === 0) return
+  await deps.rond.grantRoles(authUserId, roles, ctx)
+  rollback.add('revoke the granted roles', () => deps.rond.revokeSubject(authUserId, ctx))
+}

@@ -1,0 +1,173 @@
+// Creating users: POST /users/, POST /users/with-id and POST /users/register. Every step that
+// writes registers its undo, so a failing later step leaves neither a CRUD document nor an auth
+// user behind.
+import type { CallContext } from '../../clients/http.js'
+import type { CrudDocument } from '../../clients/crud.js'
+import { badRequest, conflict, notFound, userOperationError } from '../../errors.js'
+import { generatePassword } from '../passwords.js'
+import { Rollback } from '../rollback.js'
+import { assertClientWritable, stringArray } from './fields.js'
+import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './context.js'
+
+export interface NewUserBody extends Record<string, unknown> {
+  userGroup: string
+  password?: string
+}
+
+export interface CreateOptions {
+  postponeAuthUserCreation: boolean
+  sendResetPwdEmail: boolean
+}
+
+/** The user document the CRUD stores: everything but the password, inserted PUBLIC. */
+function crudDocument(body: Record<string, unknown>): Record<string, unknown> {
+  const { password: _password, ...user } = body
+  return { ...user, __STATE__: 'PUBLIC' }
+}
+
+async function validateAgainstGroup(deps: UsersDeps, user: Record<string, unknown>, ctx: CallContext) {
+  const group = await deps.groups.get(String(user.userGroup), ctx)
+  const problem = group.validate(user)
+  if (problem) throw badRequest(problem)
+  return group
+}
+
+/**
+ * The steps after the CRUD insert that every creation shares: roles, expiry timer (its id stored
+ * on the user) and the change-password email.
+ */
+async function finishCreation(
+  deps: UsersDeps,
+  user: { _id: string; authUserId: string | undefined; roles: string[]; expirationDate: Date | undefined; email: unknown },
+  sendResetPwdEmail: boolean,
+  ctx: CallContext,
+  rollback: Rollback,
+): Promise<void> {
+  if (user.authUserId) await grantRoles(deps, user.authUserId, user.roles, ctx, rollback)
+  if (user.expirationDate) {
+    const expirationId = await scheduleExpiry(deps, user._id, user.expirationDate, ctx, rollback)
+    if (expirationId) await deps.crud.users.patchById(user._id, { $set: { expirationId } }, ctx)
+  }
+  if (sendResetPwdEmail && user.authUserId && typeof user.email === 'string' && user.email !== '') {
+    await deps.auth.sendChangePasswordEmail(user.email, ctx)
+  }
+}
+
+/** Creates the auth user and stores its id on the CRUD document; both undone on a later failure. */
+async function createAuthUser(
+  deps: UsersDeps,
+  userId: string,
+  user: Record<string, unknown>,
+  password: string,
+  ctx: CallContext,
+  rollback: Rollback,
+): Promise<string> {
+  const { authUserId } = await deps.auth.createUser(
+    {
+      password,
+      ...(typeof user.email === 'string' ? { email: user.email } : {}),
+      ...(typeof user.username === 'string' ? { username: user.username } : {}),
+      ...(typeof user.blocked === 'boolean' ? { blocked: user.blocked } : {}),
+    },
+    ctx,
+  )
+  rollback.add('delete the auth user', () => deps.auth.deleteUser(authUserId, ctx))
+  await deps.crud.users.patchById(userId, { $set: { authUserId } }, ctx)
+  return authUserId
+}
+
+/** POST /users/: CRUD insert, auth user, roles, expiry, email; 200 `{_id}`. */
+export async function createUser(deps: UsersDeps, body: NewUserBody, options: CreateOptions, ctx: CallContext): Promise<{ _id: string }> {
+  assertClientWritable(Object.keys(body), 'set')
+  let userId: string | undefined
+  let authUserId: string | undefined
+  const rollback = new Rollback(ctx.log, () => ({ userId, authUserId }))
+  try {
+    const group = await validateAgainstGroup(deps, body, ctx)
+    const insertedId = await deps.crud.users.insert(crudDocument(body), ctx)
+    userId = insertedId
+    rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
+    return await rollback.guard(async () => {
+      if (!options.postponeAuthUserCreation && !group.authUserCreationDisabled) {
+        const password = body.password ?? generatePassword(deps.config.randomPasswordLength)
+        authUserId = await createAuthUser(deps, insertedId, body, password, ctx, rollback)
+      }
+      await finishCreation(
+        deps,
+        { _id: insertedId, authUserId, roles: stringArray(body.roles), expirationDate: expirationOf(body.expirationDate), email: body.email },
+        options.sendResetPwdEmail,
+        ctx,
+        rollback,
+      )
+      return { _id: insertedId }
+    })
+  } catch (error) {
+    throw userOperationError(error, 'creating', [400, 409])
+  }
+}
+
+/** POST /users/with-id: a CRUD user for an auth user that already exists. */
+export async function createUserWithId(
+  deps: UsersDeps,
+  body: NewUserBody & { authUserId: string },
+  ctx: CallContext,
+): Promise<{ _id: string }> {
+  const { authUserId, ...rest } = body
+  assertClientWritable(Object.keys(rest), 'set')
+  let userId: string | undefined
+  const rollback = new Rollback(ctx.log, () => ({ userId, authUserId }))
+  try {
+    await validateAgainstGroup(deps, rest, ctx)
+    const [authUser] = await deps.auth.listUsersByIds([authUserId], ctx)
+    if (!authUser) throw badRequest(`User ${authUserId} does not exist in the auth service`)
+    const existing = await deps.crud.users.findOne({ authUserId }, ctx, 'PUBLIC,DRAFT,TRASH,DELETED')
+    if (existing) throw conflict(`A user with authUserId ${authUserId} already exists`)
+    const insertedId = await deps.crud.users.insert({ ...crudDocument(rest), authUserId }, ctx)
+    userId = insertedId
+    rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
+    await rollback.guard(() =>
+      finishCreation(
+        deps,
+        { _id: insertedId, authUserId, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
+        false,
+        ctx,
+        rollback,
+      ),
+    )
+    return { _id: insertedId }
+  } catch (error) {
+    throw userOperationError(error, 'creating', [400, 409])
+  }
+}
+
+/** POST /users/register: the auth user of a CRUD user created with postponeAuthUserCreation. */
+export async function registerUser(
+  deps: UsersDeps,
+  body: { _id: string; password?: string },
+  options: { sendResetPwdEmail: boolean },
+  ctx: CallContext,
+): Promise<void> {
+  let authUserId: string | undefined
+  const rollback = new Rollback(ctx.log, () => ({ userId: body._id, authUserId }))
+  try {
+    const user = await deps.crud.users.getById<CrudDocument>(body._id, ctx)
+    if (!user) throw notFound(`User ${body._id} not found`)
+    if (typeof user.authUserId === 'string' && user.authUserId !== '') throw conflict(`User ${body._id} is already registered`)
+    const group = await deps.groups.get(String(user.userGroup), ctx)
+    if (group.authUserCreationDisabled) throw badRequest(`Auth user creation is disabled for userGroup ${group.userGroup}`)
+    const password =
+      deps.config.randomPasswordGeneration || body.password === undefined ? generatePassword(deps.config.randomPasswordLength) : body.password
+    await rollback.guard(async () => {
+      authUserId = await createAuthUser(deps, body._id, user, password, ctx, rollback)
+      await finishCreation(
+        deps,
+        { _id: body._id, authUserId, roles: stringArray(user.roles), expirationDate: undefined, email: user.email },
+        options.sendResetPwdEmail,
+        ctx,
+        rollback,
+      )
+    })
+  } catch (error) {
+    throw userOperationError(error, 'registering', [400, 409])
+  }
+}

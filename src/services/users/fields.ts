@@ -1,0 +1,113 @@
+// Which user fields clients may write, and how a CRUD patch body changes a user document
+// (used to validate the result against the group schema before anything is written).
+import { badRequest } from '../../errors.js'
+
+/** Written only by ums or the CRUD: 400 when a client body sets them. */
+export const CLIENT_FORBIDDEN_FIELDS = ['authUserId', 'expirationId', '_id', '__STATE__'] as const
+
+/** Fields of a user document the group schema never sees. */
+export const SERVER_MANAGED_FIELDS = [...CLIENT_FORBIDDEN_FIELDS, 'creatorId', 'createdAt', 'updaterId', 'updatedAt'] as const
+
+/** Fields kept in step with the auth service. */
+export const AUTH_SYNCED_FIELDS = ['email', 'username', 'blocked'] as const
+
+export const PATCH_OPERATORS = ['$set', '$unset', '$inc', '$mul', '$currentDate', '$push', '$pull', '$addToSet'] as const
+export type PatchOperator = (typeof PATCH_OPERATORS)[number]
+export type UserPatch = Partial<Record<PatchOperator, Record<string, unknown>>>
+
+type Doc = Record<string, unknown>
+
+export function isPlainObject(value: unknown): value is Doc {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
+}
+
+/** 400 when `fields` (top-level keys, or first segments of dotted paths) name a forbidden field. */
+export function assertClientWritable(fields: Iterable<string>, verb: 'set' | 'modified'): void {
+  for (const field of fields) {
+    const root = field.split('.')[0]!
+    if ((CLIENT_FORBIDDEN_FIELDS as readonly string[]).includes(root)) throw badRequest(`${root} cannot be ${verb}`)
+  }
+}
+
+/** Every field path a patch touches, per operator. */
+export function patchedPaths(patch: UserPatch): string[] {
+  return Object.values(patch).flatMap((fields) => Object.keys(fields ?? {}))
+}
+
+function parentOf(doc: Doc, path: string, create: boolean): { parent: Doc; key: string } | undefined {
+  const segments = path.split('.')
+  let current: Doc = doc
+  for (const segment of segments.slice(0, -1)) {
+    const next = current[segment]
+    if (!isPlainObject(next)) {
+      if (!create) return undefined
+      current[segment] = {}
+    }
+    current = current[segment] as Doc
+  }
+  return { parent: current, key: segments[segments.length - 1]! }
+}
+
+function read(doc: Doc, path: string): unknown {
+  const location = parentOf(doc, path, false)
+  return location?.parent[location.key]
+}
+
+function write(doc: Doc, path: string, value: unknown): void {
+  const location = parentOf(doc, path, true)!
+  location.parent[location.key] = value
+}
+
+function eachItems(value: unknown): unknown[] {
+  return isPlainObject(value) && Array.isArray(value.$each) ? value.$each : [value]
+}
+
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+
+/** The document as MongoDB would leave it after `patch` (enough to validate it). */
+export function applyPatch(document: Doc, patch: UserPatch, now = new Date()): Doc {
+  const result = structuredClone(document)
+  for (const [path, value] of Object.entries(patch.$set ?? {})) write(result, path, structuredClone(value))
+  for (const path of Object.keys(patch.$unset ?? {})) {
+    const location = parentOf(result, path, false)
+    if (location) delete location.parent[location.key]
+  }
+  for (const [path, value] of Object.entries(patch.$inc ?? {})) write(result, path, Number(read(result, path) ?? 0) + Number(value))
+  for (const [path, value] of Object.entries(patch.$mul ?? {})) write(result, path, Number(read(result, path) ?? 0) * Number(value))
+  for (const path of Object.keys(patch.$currentDate ?? {})) write(result, path, now.toISOString())
+  for (const [path, value] of Object.entries(patch.$push ?? {})) {
+    const current = read(result, path)
+    write(result, path, [...(Array.isArray(current) ? current : []), ...eachItems(value)])
+  }
+  for (const [path, value] of Object.entries(patch.$addToSet ?? {})) {
+    const items = Array.isArray(read(result, path)) ? [...(read(result, path) as unknown[])] : []
+    for (const item of eachItems(value)) if (!items.some((existing) => sameValue(existing, item))) items.push(item)
+    write(result, path, items)
+  }
+  for (const [path, condition] of Object.entries(patch.$pull ?? {})) {
+    const current = read(result, path)
+    if (!Array.isArray(current)) continue
+    const removed = isPlainObject(condition) && Array.isArray(condition.$in) ? condition.$in : [condition]
+    write(result, path, current.filter((item) => !removed.some((candidate) => sameValue(candidate, item))))
+  }
+  return result
+}
+
+/** A patch that puts the top-level fields touched by `patch` back as they were in `before`. */
+export function compensatingPatch(before: Doc, patch: UserPatch): UserPatch {
+  const roots = new Set(patchedPaths(patch).map((path) => path.split('.')[0]!))
+  const $set: Doc = {}
+  const $unset: Record<string, true> = {}
+  for (const root of roots) {
+    if (root in before) $set[root] = before[root]
+    else $unset[root] = true
+  }
+  const undo: UserPatch = {}
+  if (Object.keys($set).length > 0) undo.$set = $set
+  if (Object.keys($unset).length > 0) undo.$unset = $unset
+  return undo
+}
+
+export function stringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []
+}

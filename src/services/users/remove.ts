@@ -1,0 +1,151 @@
+// Taking access away: DELETE /users/:id, POST /users/state and POST /users/:id/soft-delete.
+// The auth user is blocked before the CRUD document leaves PUBLIC and unblocked only after it
+// is back, so no TRASH or DELETED user can log in, whichever step fails.
+import type { CallContext } from '../../clients/http.js'
+import type { CrudDocument, CrudState } from '../../clients/crud.js'
+import { UpstreamError, notFound, userOperationError } from '../../errors.js'
+import { expirationOf, type UsersDeps } from './context.js'
+
+/** Source states the CRUD's `POST /state` accepts per target (crud-service.md §3.4). */
+export const STATE_SOURCES: Record<CrudState, CrudState[]> = {
+  PUBLIC: ['DRAFT'],
+  DRAFT: ['PUBLIC', 'TRASH'],
+  TRASH: ['PUBLIC', 'DRAFT', 'DELETED'],
+  DELETED: ['TRASH'],
+}
+
+const STATE_CHANGE_CONCURRENCY = 8
+const PAGE_SIZE = 200
+
+type StoredUser = CrudDocument & { authUserId?: unknown; blocked?: unknown; __STATE__?: CrudState; expirationId?: unknown; expirationDate?: unknown }
+
+function authIdOf(user: StoredUser): string | undefined {
+  return typeof user.authUserId === 'string' && user.authUserId !== '' ? user.authUserId : undefined
+}
+
+/** Blocks the auth user; an auth user that no longer exists has no access either. */
+async function blockAuthUser(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
+  try {
+    await deps.auth.updateUser(authUserId, { blocked: true }, ctx)
+  } catch (error) {
+    if (!(error instanceof UpstreamError && error.status === 404)) throw error
+  }
+}
+
+/** Deletes (AUTH_HARD_DELETE) or blocks the auth user. */
+async function removeAuthAccess(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
+  if (deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+  else await blockAuthUser(deps, authUserId, ctx)
+}
+
+/** Aborts a pending expiry timer; failures are logged and ignored (the user is going away). */
+async function abortPendingExpiry(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
+  const expiresAt = expirationOf(user.expirationDate)
+  if (!deps.timer || typeof user.expirationId !== 'string' || !expiresAt || expiresAt.getTime() <= Date.now()) return
+  try {
+    await deps.timer.abort(user.expirationId, ctx)
+  } catch (error) {
+    ctx.log.warn({ err: error, userId: user._id }, 'could not abort the expiry timer of a removed user')
+  }
+}
+
+export async function deleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
+  try {
+    const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
+    if (!user) throw notFound(`User ${userId} not found`)
+    const authUserId = authIdOf(user)
+    if (authUserId) await removeAuthAccess(deps, authUserId, ctx)
+    await deps.crud.users.deleteById(userId, ctx)
+    await abortPendingExpiry(deps, user, ctx)
+  } catch (error) {
+    throw userOperationError(error, 'deleting', [400])
+  }
+}
+
+/** Moves one user to `stateTo` in the safe order. */
+async function moveUser(deps: UsersDeps, user: StoredUser, stateTo: CrudState, ctx: CallContext): Promise<void> {
+  const authUserId = authIdOf(user)
+  if (stateTo === 'PUBLIC') {
+    await deps.crud.users.setState(user._id, stateTo, ctx)
+    // A user blocked in the CRUD (e.g. expired) stays blocked in auth when it is restored.
+    if (authUserId && user.blocked !== true) await deps.auth.updateUser(authUserId, { blocked: false }, ctx)
+    return
+  }
+  if (authUserId) await blockAuthUser(deps, authUserId, ctx)
+  await deps.crud.users.setState(user._id, stateTo, ctx)
+  if (stateTo === 'DELETED') {
+    if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+    await abortPendingExpiry(deps, user, ctx)
+  }
+}
+
+async function usersMatching(deps: UsersDeps, filter: Record<string, unknown>, states: CrudState[], ctx: CallContext): Promise<StoredUser[]> {
+  const users: StoredUser[] = []
+  for (let skip = 0; ; skip += PAGE_SIZE) {
+    const page = await deps.crud.users.list<StoredUser>(
+      { _q: JSON.stringify(filter), _st: states.join(','), _l: PAGE_SIZE, _sk: skip, _p: '_id,authUserId,blocked,__STATE__,expirationId,expirationDate' },
+      ctx,
+    )
+    users.push(...page)
+    if (page.length < PAGE_SIZE) return users
+  }
+}
+
+/** Runs `task` over `items` with at most `limit` at once; the first failure stops new starts. */
+async function forEachLimited<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: { error: unknown } | undefined
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!
+      try {
+        await task(item)
+      } catch (error) {
+        failure ??= { error }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure) throw failure.error
+}
+
+/** POST /users/state: every user matching each filter, in a state the CRUD can move, is moved. */
+export async function changeUsersState(
+  deps: UsersDeps,
+  commands: Array<{ filter: Record<string, unknown>; stateTo: CrudState }>,
+  ctx: CallContext,
+): Promise<number> {
+  let changed = 0
+  try {
+    for (const { filter, stateTo } of commands) {
+      const users = await usersMatching(deps, filter, STATE_SOURCES[stateTo], ctx)
+      await forEachLimited(users, STATE_CHANGE_CONCURRENCY, async (user) => {
+        await moveUser(deps, user, stateTo, ctx)
+        changed += 1
+      })
+    }
+    return changed
+  } catch (error) {
+    throw userOperationError(error, 'changing state of', [400])
+  }
+}
+
+/**
+ * POST /users/:id/soft-delete: block, walk the CRUD to DELETED (through TRASH when needed), then
+ * delete or keep blocked the auth user. Each step is idempotent, so a call after a partial
+ * failure resumes from the state the user was left in.
+ */
+export async function softDeleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
+  try {
+    const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
+    if (!user) throw notFound(`User ${userId} not found`)
+    const authUserId = authIdOf(user)
+    if (authUserId) await blockAuthUser(deps, authUserId, ctx)
+    if (user.__STATE__ !== 'TRASH' && user.__STATE__ !== 'DELETED') await deps.crud.users.setState(userId, 'TRASH', ctx)
+    if (user.__STATE__ !== 'DELETED') await deps.crud.users.setState(userId, 'DELETED', ctx)
+    if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+    await abortPendingExpiry(deps, user, ctx)
+  } catch (error) {
+    throw userOperationError(error, 'soft deleting', [400])
+  }
+}

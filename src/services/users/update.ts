@@ -1,0 +1,107 @@
+// PATCH /users/:id: validate the patched user against its (new or current) group, then change
+// the CRUD, the auth service, the Rönd bindings and the expiry timer so they stay consistent.
+// Access is removed before anything else and granted last; every step registers its undo.
+import type { CallContext } from '../../clients/http.js'
+import type { CrudDocument } from '../../clients/crud.js'
+import type { AuthUserChanges } from '../../auth-providers/provider.js'
+import { badRequest, notFound, userOperationError } from '../../errors.js'
+import { Rollback } from '../rollback.js'
+import {
+  AUTH_SYNCED_FIELDS,
+  PATCH_OPERATORS,
+  applyPatch,
+  assertClientWritable,
+  compensatingPatch,
+  isPlainObject,
+  patchedPaths,
+  stringArray,
+  type UserPatch,
+} from './fields.js'
+import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './context.js'
+
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+
+function authChanges(before: CrudDocument, after: Record<string, unknown>): { apply: AuthUserChanges; restore: AuthUserChanges } {
+  const apply: Record<string, unknown> = {}
+  const restore: Record<string, unknown> = {}
+  for (const field of AUTH_SYNCED_FIELDS) {
+    if (sameValue(before[field], after[field])) continue
+    // The auth service has no "unset": a removed blocked flag means not blocked.
+    apply[field] = field === 'blocked' ? after[field] === true : after[field]
+    restore[field] = field === 'blocked' ? before[field] === true : before[field]
+  }
+  for (const field of ['email', 'username']) {
+    if (field in apply && typeof apply[field] !== 'string') throw badRequest(`${field} cannot be removed from a user of the auth service`)
+  }
+  return { apply: apply as AuthUserChanges, restore: restore as AuthUserChanges }
+}
+
+function validatePatchShape(patch: UserPatch): void {
+  for (const key of Object.keys(patch)) {
+    if (!(PATCH_OPERATORS as readonly string[]).includes(key)) throw badRequest(`body.${key} is not a supported update operator`)
+    if (!isPlainObject(patch[key as keyof UserPatch])) throw badRequest(`body.${key} must be object`)
+  }
+  assertClientWritable(patchedPaths(patch), 'modified')
+}
+
+export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatch, ctx: CallContext): Promise<CrudDocument> {
+  validatePatchShape(patch)
+  const { crud, auth, timer, config } = deps
+  let authUserId: string | undefined
+  const rollback = new Rollback(ctx.log, () => ({ userId, authUserId }))
+  try {
+    const before = await crud.users.getById<CrudDocument>(userId, ctx)
+    if (!before) throw notFound(`User ${userId} not found`)
+    authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
+
+    const after = applyPatch(before, patch)
+    const group = await deps.groups.get(String(after.userGroup), ctx)
+    const problem = group.validate(after)
+    if (problem) throw badRequest(problem)
+
+    const changes = authUserId ? authChanges(before, after) : { apply: {}, restore: {} }
+    const rolesChanged = !sameValue(stringArray(before.roles), stringArray(after.roles))
+    const oldExpiration = expirationOf(before.expirationDate)
+    const newExpiration = expirationOf(after.expirationDate)
+    const expirationChanged = timer !== undefined && oldExpiration?.getTime() !== newExpiration?.getTime()
+    const oldExpirationId = typeof before.expirationId === 'string' ? before.expirationId : undefined
+
+    return await rollback.guard(async () => {
+      const blocking = changes.apply.blocked === true
+      const syncAuth = async () => {
+        if (!authUserId || Object.keys(changes.apply).length === 0) return
+        const id = authUserId
+        await auth.updateUser(id, changes.apply, ctx)
+        rollback.add('restore the auth user', () => auth.updateUser(id, changes.restore, ctx))
+      }
+      // Blocking removes access: it happens before the CRUD says so.
+      if (blocking) await syncAuth()
+
+      const crudPatch: UserPatch = structuredClone(patch)
+      if (expirationChanged) {
+        const expirationId = newExpiration ? await scheduleExpiry(deps, userId, newExpiration, ctx, rollback) : undefined
+        if (expirationId) crudPatch.$set = { ...crudPatch.$set, expirationId }
+        else if (oldExpirationId) crudPatch.$unset = { ...crudPatch.$unset, expirationId: true }
+      }
+      const updated = await crud.users.patchById<CrudDocument>(userId, crudPatch, ctx)
+      if (!updated) throw notFound(`User ${userId} not found`)
+      rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
+
+      if (!blocking) await syncAuth()
+      if (rolesChanged && authUserId && config.rondEnabled) {
+        const id = authUserId
+        await deps.rond.revokeSubject(id, ctx)
+        rollback.add('grant the previous roles again', async () => {
+          const previous = stringArray(before.roles)
+          if (previous.length > 0) await deps.rond.grantRoles(id, previous, ctx)
+        })
+        await grantRoles(deps, id, stringArray(after.roles), ctx, rollback)
+      }
+      // The old timer goes last: until the change has fully succeeded it must still fire.
+      if (expirationChanged && oldExpirationId && timer) await timer.abort(oldExpirationId, ctx)
+      return updated
+    })
+  } catch (error) {
+    throw userOperationError(error, 'updating', [400, 409])
+  }
+}

@@ -1,0 +1,71 @@
+// Test helpers: one ums + emulators stack per test file, reset before each test, and a tiny
+// HTTP client returning status, headers and the parsed body.
+import { afterAll, beforeAll, beforeEach } from 'vitest'
+import { request } from 'undici'
+import { Writable } from 'node:stream'
+import { startStack, type Stack, type StackOptions } from '../../src/sandbox/stack.js'
+
+export interface Answer<T = unknown> {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: T
+  text: string
+}
+
+export async function call<T = any>(
+  base: string,
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'HEAD',
+  path: string,
+  options: { json?: unknown; headers?: Record<string, string>; raw?: string } = {},
+): Promise<Answer<T>> {
+  const headers: Record<string, string> = { ...options.headers }
+  let body: string | undefined
+  if (options.json !== undefined) {
+    headers['content-type'] ??= 'application/json'
+    body = JSON.stringify(options.json)
+  } else if (options.raw !== undefined) {
+    body = options.raw
+  }
+  const response = await request(`${base}${path}`, { method, headers, body })
+  const text = await response.body.text()
+  let parsed: unknown = text
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    parsed = text
+  }
+  return { status: response.statusCode, headers: response.headers, body: parsed as T, text }
+}
+
+/** Captured log lines of the app, parsed. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = []
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''))
+    done()
+  }
+  get records(): Array<Record<string, unknown>> {
+    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  }
+}
+
+/** Starts a stack for the file (beforeAll), resets peers before each test, closes it after. */
+export function useStack(options: StackOptions = {}): { readonly current: Stack; call: <T = any>(method: Parameters<typeof call>[1], path: string, opts?: Parameters<typeof call>[3]) => Promise<Answer<T>> } {
+  let stack: Stack | undefined
+  beforeAll(async () => {
+    stack = await startStack(options)
+  })
+  afterAll(async () => {
+    await stack?.close()
+  })
+  beforeEach(() => {
+    stack?.resetPeers()
+  })
+  return {
+    get current() {
+      if (!stack) throw new Error('stack not started')
+      return stack
+    },
+    call: (method, path, opts) => call(stack!.url, method, path, opts),
+  }
+}

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { startStack, freePort } from '../../src/sandbox/stack.js'
+import { AUTH_CONNECTION, UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+
+const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+
+interface Started {
+  exit: Promise<{ code: number | null; stdout: string; stderr: string }>
+  kill: (signal: NodeJS.Signals) => void
+  stdout: () => string
+}
+
+/** Runs src/index.ts in a clean environment and working directory (no stray .env). */
+async function run(env: Record<string, string>): Promise<Started> {
+  const cwd = await mkdtemp(join(tmpdir(), 'ums-process-'))
+  const child = spawn(process.execPath, ['--import', TSX, ENTRY], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
+  return { exit, kill: (signal) => child.kill(signal), stdout: () => stdout }
+}
+
+const REQUIRED = { AUTH_SERVICE: 'auth0-client', AUTH_CONNECTION, USERS_CRUD_ENDPOINT: USERS_ENDPOINT, UMS_CONFIG_CRUD_ENDPOINT: UMS_CONFIG_ENDPOINT }
+
+async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('process start-up', () => {
+  it('stops with one line naming a missing variable', async () => {
+    const { AUTH_SERVICE: _missing, ...env } = REQUIRED
+    const { code, stderr, stdout } = await (await run(env)).exit
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toContain("must have required property 'AUTH_SERVICE'")
+  })
+
+  it('stops with one line naming an invalid variable', async () => {
+    const { code, stderr } = await (await run({ ...REQUIRED, RANDOM_PWD_LENGTH: '3' })).exit
+    expect(code).toBe(1)
+    expect(stderr.trim().split('\n')).toHaveLength(1)
+    expect(stderr).toContain('RANDOM_PWD_LENGTH')
+  })
+
+  it('stops naming the known modules when AUTH_MODULE is unknown', async () => {
+    const { code, stderr } = await (await run({ ...REQUIRED, AUTH_MODULE: 'keycloak' })).exit
+    expect(code).toBe(1)
+    expect(stderr.trim()).toBe('AUTH_MODULE "keycloak" is unknown; known modules: auth0Client')
+  })
+})
+
+describe('graceful shutdown', () => {
+  it('keeps serving during the wait after SIGTERM, finishes in-flight requests, then exits', async () => {
+    const stack = await startStack()
+    try {
+      const port = await freePort()
+      const child = await run({
+        ...REQUIRED,
+        AUTH_SERVICE: stack.auth0.url,
+        CRUD_SERVICE: stack.crud.url,
+        HTTP_PORT: String(port),
+        WAIT_BEFORE_SERVER_CLOSE_SEC: '0.5',
+      })
+      await waitFor(() => child.stdout().includes('Server listening'))
+      stack.auth0.injectFault({ method: 'POST', path: '/oauth/token', delayMs: 1200, status: 403 })
+      const inFlight = request(`http://127.0.0.1:${port}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'a', password: 'b' }),
+      })
+      await waitFor(() => stack.auth0.requestsTo('POST', '/oauth/token').length === 1)
+      child.kill('SIGTERM')
+      const during = await request(`http://127.0.0.1:${port}/-/healthz`)
+      expect(during.statusCode).toBe(200)
+      await during.body.text()
+      const slow = await inFlight
+      expect(slow.statusCode).toBe(403)
+      await slow.body.text()
+      const { code, stdout } = await child.exit
+      expect(code).toBe(0)
+      expect(stdout).toContain('server closed')
+    } finally {
+      await stack.close()
+    }
+  })
+})
