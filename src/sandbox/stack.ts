@@ -30,7 +30,11 @@ export interface StackOptions {
   logStream?: DestinationStream
   auth0?: Auth0EmulatorOptions
   timer?: ConstructorParameters<typeof TimerEmulator>[0]
+  /** Peers ums is pointed at a closed loopback port for, so every call to them is refused. */
+  unreachable?: Array<'crud' | 'auth' | 'rond' | 'timer'>
 }
+
+const PEER_VARIABLES = { crud: 'CRUD_SERVICE', auth: 'AUTH_SERVICE', rond: 'ROND_SERVICE', timer: 'TIMER_SERVICE' } as const
 
 export interface Stack {
   url: string
@@ -67,6 +71,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await Promise.all([crud.start(), auth0.start(), rond.start(), timer.start()])
   seedFixtures(crud)
 
+  const refused: Record<string, string> = {}
+  for (const peer of options.unreachable ?? []) refused[PEER_VARIABLES[peer]] = `http://127.0.0.1:${await freePort()}`
+
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? (await freePort())
   const config = await loadConfig(
@@ -86,6 +93,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       UPSTREAM_TIMEOUT_MS: '2000',
       WAIT_BEFORE_SERVER_CLOSE_SEC: '0',
       ...options.env,
+      ...refused,
     },
     { useProcessEnv: false },
   )

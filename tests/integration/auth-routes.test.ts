@@ -1,5 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../../src/sandbox/stack.js'
+import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { useStack } from '../helpers/stack.js'
 
@@ -88,18 +87,7 @@ describe('POST /oauth/token', () => {
 })
 
 describe('with the auth service refusing connections', () => {
-  let closedPort = 0
-  // A port taken and released before the stack starts: nothing listens there.
-  beforeAll(async () => {
-    closedPort = await freePort()
-  })
-  const stack = useStack({
-    env: {
-      get AUTH_SERVICE() {
-        return `http://127.0.0.1:${closedPort}`
-      },
-    },
-  })
+  const stack = useStack({ unreachable: ['auth'] })
 
   it('answers 500 with "connection refused"', async () => {
     const answer = await stack.call('POST', '/oauth/token', { json: { username: 'a', password: 'b' } })
