@@ -8,6 +8,7 @@ import { patchUser } from '../services/users/update.js'
 import { changeUsersState, deleteUser, softDeleteUser } from '../services/users/remove.js'
 import { readUsers, type UsersRead } from '../services/users/read.js'
 import type { UserPatch } from '../services/users/fields.js'
+import { STANDARD_USER_FIELDS } from '../services/group-schemas.js'
 import { emptyResponse, errorResponses } from './schemas.js'
 
 const tags = ['User Management']
@@ -20,12 +21,7 @@ const newUserBody = {
   type: 'object',
   required: ['userGroup'],
   properties: {
-    userGroup: { type: 'string', minLength: 1 },
-    username: { type: 'string' },
-    email: { type: 'string' },
-    blocked: { type: 'boolean' },
-    roles: { type: 'array', items: { type: 'string' } },
-    expirationDate: { type: 'string', format: 'date-time' },
+    ...STANDARD_USER_FIELDS,
     password: { type: 'string', minLength: 1, description: 'Sent to the auth service only, never stored in the CRUD' },
   },
   additionalProperties: true,

@@ -2,7 +2,7 @@
 // control surface tests use (configure, seed, outbox, manual import jobs, reset) and wires the
 // stores and routes of ./auth0/ into the shared `Emulator` server.
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
-import { Emulator, type RecordedRequest } from './emulator-kit.js'
+import { Emulator } from './emulator-kit.js'
 import { registerBodyParsers } from './auth0/body-parsers.js'
 import type { EmulatorContext, OutboxEntry } from './auth0/context.js'
 import { EmulatorHttpError, miaBody } from './auth0/errors.js'
@@ -25,7 +25,6 @@ export { AUTH0_LOGOUT_URL } from './auth0/session-routes.js'
 
 export const HEALTH_BODY = { name: 'auth0-client', status: 'OK', version: '3.8.0' } as const
 
-type LoggedRequest = FastifyRequest & { emulatorRecord?: RecordedRequest }
 
 /**
  * Fault predicate for `injectFault({ match })`: the request targets this user id, email or
@@ -80,7 +79,6 @@ export class Auth0ClientEmulator extends Emulator {
   protected override registerRoutes(app: FastifyInstance): void {
     registerBodyParsers(app)
     app.setErrorHandler((error: FastifyError | EmulatorHttpError, request, reply) => {
-      this.recordUnlogged(request as LoggedRequest, error instanceof EmulatorHttpError ? error.status : error.statusCode)
       if (error instanceof EmulatorHttpError) {
         reply.headers(error.headers)
         if (error.contentType) reply.type(error.contentType)
@@ -156,22 +154,5 @@ export class Auth0ClientEmulator extends Emulator {
   importJob(jobId: string): ImportJobView | undefined {
     const job = this.jobs.get(jobId)
     return job && this.jobs.view(job)
-  }
-
-  /** Requests refused before the log hook ran (unparsable bodies) are logged here instead. */
-  private recordUnlogged(request: LoggedRequest, status: number | undefined): void {
-    if (request.emulatorRecord) return
-    const record: RecordedRequest = {
-      method: request.method,
-      path: request.url.split('?')[0] ?? '',
-      rawQuery: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
-      headers: { ...request.headers },
-      contentType: request.headers['content-type'],
-      body: undefined,
-      at: new Date(),
-      ...(status !== undefined && { outcome: status }),
-    }
-    request.emulatorRecord = record
-    this.requests.push(record)
   }
 }

@@ -43,6 +43,8 @@ export interface FaultRule extends Fault {
   probability?: number
 }
 
+type LoggedRequest = FastifyRequest & { emulatorRecord?: RecordedRequest }
+
 interface ActiveRule extends FaultRule {
   remaining: number
 }
@@ -88,17 +90,7 @@ export abstract class Emulator {
   constructor() {
     this.app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 * 1024 })
     this.app.addHook('preHandler', async (request, reply) => {
-      const record: RecordedRequest = {
-        method: request.method,
-        path: request.url.split('?')[0] ?? '',
-        rawQuery: request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '',
-        headers: { ...request.headers },
-        contentType: request.headers['content-type'],
-        body: request.body,
-        at: new Date(),
-      }
-      this.requests.push(record)
-      ;(request as FastifyRequest & { emulatorRecord?: RecordedRequest }).emulatorRecord = record
+      const record = this.record(request, request.body)
       const rule = this.faults.find((candidate) => ruleMatches(candidate, request))
       if (!rule) return
       rule.remaining -= 1
@@ -117,13 +109,34 @@ export abstract class Emulator {
         return reply.code(rule.status).send(rule.body ?? defaultFaultBody(rule.status))
       }
     })
+    // Requests refused before preHandler (unparsable body, unknown route) are logged here.
     this.app.addHook('onResponse', async (request, reply) => {
-      const record = (request as FastifyRequest & { emulatorRecord?: RecordedRequest }).emulatorRecord
-      if (record && record.outcome === undefined) record.outcome = reply.statusCode
+      const record = (request as LoggedRequest).emulatorRecord ?? this.record(request, undefined)
+      if (record.outcome === undefined) record.outcome = reply.statusCode
     })
     this.registerRoutes(this.app)
   }
 
+  private record(request: FastifyRequest, body: unknown): RecordedRequest {
+    const queryStart = request.url.indexOf('?')
+    const record: RecordedRequest = {
+      method: request.method,
+      path: queryStart === -1 ? request.url : request.url.slice(0, queryStart),
+      rawQuery: queryStart === -1 ? '' : request.url.slice(queryStart + 1),
+      headers: { ...request.headers },
+      contentType: request.headers['content-type'],
+      body,
+      at: new Date(),
+    }
+    this.requests.push(record)
+    ;(request as LoggedRequest).emulatorRecord = record
+    return record
+  }
+
+  /**
+   * Registers the emulator's routes. It runs inside this constructor, before the subclass's own
+   * fields are initialised: handlers must read subclass state lazily (at request time).
+   */
   protected abstract registerRoutes(app: FastifyInstance): void
 
   /** Clears the emulator's own state (data); called by `reset()`. */

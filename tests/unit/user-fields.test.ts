@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { HttpError } from '../../src/errors.js'
+import { applyPatch, assertClientWritable, compensatingPatch, patchedPaths } from '../../src/services/users/fields.js'
+
+const user = { _id: '1', userGroup: 'customer', name: 'A', tags: ['a', 'b'], age: 3, address: { city: 'Rome' } }
+
+describe('applyPatch', () => {
+  it.each([
+    [{ $set: { name: 'B', 'address.zip': '00100' } }, { name: 'B', address: { city: 'Rome', zip: '00100' } }],
+    [{ $unset: { age: true, 'address.city': true } }, { address: {} }],
+    [{ $inc: { age: 2 } }, { age: 5 }],
+    [{ $mul: { age: 3 } }, { age: 9 }],
+    [{ $push: { tags: 'c' } }, { tags: ['a', 'b', 'c'] }],
+    [{ $push: { tags: { $each: ['c', 'a'] } } }, { tags: ['a', 'b', 'c', 'a'] }],
+    [{ $addToSet: { tags: { $each: ['a', 'd'] } } }, { tags: ['a', 'b', 'd'] }],
+    [{ $pull: { tags: 'a' } }, { tags: ['b'] }],
+    [{ $pull: { tags: { $in: ['a', 'b'] } } }, { tags: [] }],
+    [{ $push: { roles: 'x' } }, { roles: ['x'] }],
+  ])('applies %j', (patch, expected) => {
+    const result = applyPatch(user, patch)
+    expect(result).toMatchObject(expected)
+    for (const key of Object.keys(patch.$unset ?? {})) if (!key.includes('.')) expect(result).not.toHaveProperty(key)
+  })
+
+  it('sets $currentDate fields to now and leaves the input untouched', () => {
+    const now = new Date('2026-01-02T03:04:05.000Z')
+    expect(applyPatch(user, { $currentDate: { seenAt: true } }, now)).toMatchObject({ seenAt: now.toISOString() })
+    expect(user).toEqual({ _id: '1', userGroup: 'customer', name: 'A', tags: ['a', 'b'], age: 3, address: { city: 'Rome' } })
+  })
+})
+
+describe('compensatingPatch', () => {
+  it('restores touched top-level fields and unsets the ones that were absent', () => {
+    const patch = { $set: { name: 'B', 'address.zip': '1', nickname: 'n' }, $push: { tags: 'c' } }
+    expect(compensatingPatch(user, patch)).toEqual({ $set: { name: 'A', address: { city: 'Rome' }, tags: ['a', 'b'] }, $unset: { nickname: true } })
+    expect(applyPatch(applyPatch(user, patch), compensatingPatch(user, patch))).toEqual(user)
+  })
+})
+
+describe('assertClientWritable', () => {
+  it.each(['authUserId', 'expirationId', '_id', '__STATE__', 'authUserId.x'])('refuses %s', (field) => {
+    expect(() => assertClientWritable([field], 'modified')).toThrow(HttpError)
+    expect(() => assertClientWritable([field], 'modified')).toThrow(`${field.split('.')[0]} cannot be modified`)
+  })
+
+  it('accepts ordinary fields', () => {
+    expect(() => assertClientWritable(patchedPaths({ $set: { name: 'x', blocked: true }, $unset: { expirationDate: true } }), 'modified')).not.toThrow()
+  })
+})
