@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       AUTH0_JOB_POLLING_INTERVAL: '2 seconds',
     },
     timer: { pollIntervalMs: 1000 },
+    emulatorPorts: { crud: port + 1, auth: port + 2, rond: port + 3, timer: port + 4 },
   })
   const authUser = stack.auth0.seedUser({
     email: DEMO_USER.email,
@@ -57,6 +58,7 @@ Try it (README has the full walkthrough):
   curl -s -i -X POST ${base}/users/change-password -H 'content-type: application/json' \\
     -d '{"authUserId":"${authUser.user_id}"}'
   curl -s ${base}/documentation/json
+  curl -s ${stack.timer.url}/__emulator/timers        # the Timer Service's timers
 
 Ctrl-C stops everything.`)
 

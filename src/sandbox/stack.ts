@@ -30,6 +30,8 @@ export interface StackOptions {
   logStream?: DestinationStream
   auth0?: Auth0EmulatorOptions
   timer?: ConstructorParameters<typeof TimerEmulator>[0]
+  /** Fixed emulator ports (the sandbox's); ephemeral ones when omitted. */
+  emulatorPorts?: { crud: number; auth: number; rond: number; timer: number }
   /** Peers ums is pointed at a closed loopback port for, so every call to them is refused. */
   unreachable?: Array<'crud' | 'auth' | 'rond' | 'timer'>
 }
@@ -68,7 +70,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const auth0 = new Auth0ClientEmulator(options.auth0)
   const rond = new RondEmulator()
   const timer = new TimerEmulator(options.timer)
-  await Promise.all([crud.start(), auth0.start(), rond.start(), timer.start()])
+  const ports = options.emulatorPorts
+  await Promise.all([crud.start(ports?.crud), auth0.start(ports?.auth), rond.start(ports?.rond), timer.start(ports?.timer)])
   seedFixtures(crud)
 
   const refused: Record<string, string> = {}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { HttpError } from '../../src/errors.js'
-import { applyPatch, assertClientWritable, compensatingPatch, patchedPaths } from '../../src/services/users/fields.js'
+import { applyPatch, assertClientWritable, compensatingPatch, patchedPaths, type UserPatch } from '../../src/services/users/fields.js'
 
 const user = { _id: '1', userGroup: 'customer', name: 'A', tags: ['a', 'b'], age: 3, address: { city: 'Rome' } }
 
@@ -16,7 +16,7 @@ describe('applyPatch', () => {
     [{ $pull: { tags: 'a' } }, { tags: ['b'] }],
     [{ $pull: { tags: { $in: ['a', 'b'] } } }, { tags: [] }],
     [{ $push: { roles: 'x' } }, { roles: ['x'] }],
-  ])('applies %j', (patch, expected) => {
+  ] as Array<[UserPatch, Record<string, unknown>]>)('applies %j', (patch, expected) => {
     const result = applyPatch(user, patch)
     expect(result).toMatchObject(expected)
     for (const key of Object.keys(patch.$unset ?? {})) if (!key.includes('.')) expect(result).not.toHaveProperty(key)
