@@ -226,7 +226,10 @@ export async function readAuthProperties(path: string): Promise<AuthPropertiesCo
   } catch (error) {
     throw new ConfigError(`CONFIGURATION_PATH ${path} is not a readable JSON file: ${(error as Error).message.split('\n')[0]}`)
   }
-  const file = parsed as { user_id?: unknown; additionalProperties?: unknown }
+  const file = (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {}) as {
+    user_id?: unknown
+    additionalProperties?: unknown
+  }
   const properties = file.additionalProperties
   if (
     typeof file.user_id !== 'string' ||

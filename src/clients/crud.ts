@@ -2,7 +2,7 @@
 // named after the remote routes. Internal reads of one document ask every state.
 import type { Dispatcher } from 'undici'
 import type { CallContext, PeerClient, PeerRequest, QueryValue } from './http.js'
-import { ACL_HEADERS, pickHeaders } from './headers.js'
+import { ACL_HEADERS, CRUD_QUERY_ENCODING_HEADERS, pickHeaders } from './headers.js'
 
 export const CRUD_STATES = ['PUBLIC', 'DRAFT', 'TRASH', 'DELETED'] as const
 export type CrudState = (typeof CRUD_STATES)[number]
@@ -91,7 +91,7 @@ export class CrudCollection {
   }
 
   /**
-   * A caller's read passed through unchanged (query string and ACL headers), answered as a
+   * A caller's read passed through unchanged (query string, ACL and query-encoding headers), answered as a
    * stream so the body is never parsed here.
    */
   proxyRead(suffix: '/' | '/count' | `/${string}`, rawQuery: string, ctx: CallContext): Promise<Dispatcher.ResponseData> {
@@ -102,7 +102,7 @@ export class CrudCollection {
         suffix,
         routeSuffix,
         query: rawQuery,
-        headers: pickHeaders(ctx.incoming, ACL_HEADERS),
+        headers: pickHeaders(ctx.incoming, [...ACL_HEADERS, ...CRUD_QUERY_ENCODING_HEADERS]),
       }),
       ctx,
     )

@@ -14,6 +14,9 @@ export const SESSION_CREDENTIAL_HEADERS = ['cookie', 'authorization', 'client-ke
 /** CRUD row/column filters: forwarded to the CRUD on proxied reads, never to the auth service. */
 export const ACL_HEADERS = ['acl_rows', 'acl_read_columns'] as const
 
+/** How the caller encoded `_q` (e.g. base64): the CRUD must know to decode a proxied query. */
+export const CRUD_QUERY_ENCODING_HEADERS = ['json-query-params-encoding', 'json_query_params_encoding'] as const
+
 /** Never forwarded: they describe the incoming connection or body, not the caller. */
 const CONNECTION_HEADERS = new Set([
   'host',

@@ -36,7 +36,7 @@ const crudReadQuery = {
     _p: { type: 'string', description: 'Comma list of fields to return' },
     _l: { type: 'integer', minimum: 1 },
     _sk: { type: 'integer', minimum: 0 },
-    _s: { type: 'string' },
+    _s: { type: 'array', items: { type: 'string' }, description: 'Sort fields, `-` for descending; may repeat' },
   },
   additionalProperties: true,
 } as const

@@ -2,6 +2,7 @@
 // headers pass through unchanged and the answer is streamed back. With CONFIGURATION_PATH, a
 // listed page gets the configured auth properties merged in (one auth call per 100 users).
 import type { Readable } from 'node:stream'
+import { errors as undiciErrors } from 'undici'
 import type { CallContext } from '../../clients/http.js'
 import { HttpError, UpstreamError, userOperationError } from '../../errors.js'
 import type { UsersDeps } from './context.js'
@@ -11,7 +12,8 @@ export type UsersRead = { kind: 'list' } | { kind: 'count' } | { kind: 'one'; id
 export interface ProxiedAnswer {
   status: number
   contentType: string
-  body: Readable | unknown
+  /** The CRUD answer as a stream, or its bytes (a Buffer, so the reply keeps the CRUD content type). */
+  body: Readable | Buffer | unknown
 }
 
 function suffixOf(read: UsersRead): '/' | '/count' | `/${string}` {
@@ -20,27 +22,52 @@ function suffixOf(read: UsersRead): '/' | '/count' | `/${string}` {
   return `/${encodeURIComponent(read.id)}`
 }
 
-async function mergeAuthProperties(deps: UsersDeps, users: unknown, ctx: CallContext): Promise<unknown> {
+/** The CRUD route template named in error messages: `/users/`, `/users/count`, `/users/:id`. */
+function routeOf(deps: UsersDeps, read: UsersRead): string {
+  return `${deps.crud.users.endpoint}${read.kind === 'one' ? '/:id' : suffixOf(read)}`
+}
+
+/**
+ * The page with the auth properties merged into its users, or undefined when nothing was merged
+ * (no configuration, nothing to look up, or the lookup failed): the CRUD bytes are then relayed.
+ */
+async function mergeAuthProperties(deps: UsersDeps, users: unknown, ctx: CallContext): Promise<unknown[] | undefined> {
   const merge = deps.config.authProperties
-  if (!merge || !Array.isArray(users) || users.length === 0) return users
-  const ids = [...new Set(users.map((user) => (user as Record<string, unknown>)[merge.userIdField]).filter((id): id is string => typeof id === 'string'))]
-  if (ids.length === 0) return users
+  if (!merge || !Array.isArray(users) || users.length === 0) return undefined
+  const records = users as unknown[]
+  const idOf = (user: unknown): unknown => (user !== null && typeof user === 'object' ? (user as Record<string, unknown>)[merge.userIdField] : undefined)
+  const ids = [...new Set(records.map(idOf).filter((id): id is string => typeof id === 'string' && id !== ''))]
+  if (ids.length === 0) return undefined
   let profiles: Record<string, unknown>[]
   try {
     profiles = await deps.auth.listUsersByIds(ids, ctx)
   } catch (error) {
     // The CRUD page is still the right answer; only the extras are missing.
     ctx.log.warn({ err: error }, 'auth properties not merged into the users list')
-    return users
+    return undefined
   }
-  const byId = new Map(profiles.map((profile) => [profile.user_id, profile]))
-  return users.map((user: Record<string, unknown>) => {
-    const profile = byId.get(user[merge.userIdField])
+  const byId = new Map<unknown, Record<string, unknown>>()
+  for (const profile of profiles) if (profile !== null && typeof profile === 'object') byId.set(profile.user_id, profile)
+  return records.map((user) => {
+    const profile = byId.get(idOf(user))
     if (!profile) return user
-    const merged = { ...user }
-    for (const property of merge.properties) if (property in profile) merged[property] = profile[property]
+    const merged = { ...(user as Record<string, unknown>) }
+    for (const property of merge.properties) if (Object.hasOwn(profile, property)) merged[property] = profile[property]
     return merged
   })
+}
+
+/** A CRUD answer whose body broke off after the headers: a transport failure of that call. */
+function bodyFailure(deps: UsersDeps, read: UsersRead, error: unknown): UpstreamError {
+  const reason =
+    error instanceof undiciErrors.BodyTimeoutError
+      ? `timeout after ${deps.config.upstreamTimeoutMs} ms`
+      : error instanceof undiciErrors.SocketError || (error as { code?: string }).code === 'ECONNRESET'
+        ? 'connection reset'
+        : error instanceof Error
+          ? error.message
+          : 'unknown error'
+  return new UpstreamError('CRUD', 'GET', routeOf(deps, read), undefined, reason)
 }
 
 export async function readUsers(deps: UsersDeps, read: UsersRead, rawQuery: string, ctx: CallContext): Promise<ProxiedAnswer> {
@@ -49,14 +76,24 @@ export async function readUsers(deps: UsersDeps, read: UsersRead, rawQuery: stri
     const contentType = String(response.headers['content-type'] ?? 'application/json')
     if (response.statusCode >= 200 && response.statusCode < 300) {
       if (read.kind !== 'list' || !deps.config.authProperties) return { status: response.statusCode, contentType, body: response.body }
-      return { status: response.statusCode, contentType: 'application/json', body: await mergeAuthProperties(deps, await response.body.json(), ctx) }
+      const text = await response.body.text().catch((error: unknown) => {
+        throw bodyFailure(deps, read, error)
+      })
+      let page: unknown
+      try {
+        page = JSON.parse(text)
+      } catch {
+        page = undefined
+      }
+      const merged = await mergeAuthProperties(deps, page, ctx)
+      return { status: response.statusCode, contentType, body: Buffer.from(merged === undefined ? text : JSON.stringify(merged)) }
     }
     const upstream = (await response.body.json().catch(() => undefined)) as { message?: unknown } | undefined
     if (response.statusCode === 404 && read.kind === 'one') throw new HttpError(404, `User ${read.id} not found`)
     // A query the CRUD refuses is the caller's: its message names the offending parameter.
     if (response.statusCode === 400 && typeof upstream?.message === 'string') throw new HttpError(400, upstream.message)
-    const route = `${deps.crud.users.endpoint}${read.kind === 'one' ? '/:id' : suffixOf(read)}`
-    throw new UpstreamError('CRUD', 'GET', route, response.statusCode, undefined, upstream)
+    ctx.log.debug({ peer: 'CRUD', route: routeOf(deps, read), statusCode: response.statusCode, upstreamBody: upstream }, 'peer error body')
+    throw new UpstreamError('CRUD', 'GET', routeOf(deps, read), response.statusCode, undefined, upstream)
   } catch (error) {
     throw userOperationError(error, 'retrieving', [])
   }
