@@ -3,7 +3,7 @@
 // user behind.
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument } from '../../clients/crud.js'
-import { badRequest, conflict, notFound, userOperationError } from '../../errors.js'
+import { UpstreamError, badRequest, conflict, notFound, userOperationError } from '../../errors.js'
 import { generatePassword } from '../passwords.js'
 import { Rollback } from '../rollback.js'
 import { assertClientWritable, stringArray } from './fields.js'
@@ -19,17 +19,33 @@ export interface CreateOptions {
   sendResetPwdEmail: boolean
 }
 
-/** The user document the CRUD stores: everything but the password, inserted PUBLIC. */
-function crudDocument(body: Record<string, unknown>): Record<string, unknown> {
+/** The user without the password, which goes to the auth service only. */
+function withoutPassword(body: Record<string, unknown>): Record<string, unknown> {
   const { password: _password, ...user } = body
-  return { ...user, __STATE__: 'PUBLIC' }
+  return user
 }
 
-async function validateAgainstGroup(deps: UsersDeps, user: Record<string, unknown>, ctx: CallContext) {
-  const group = await deps.groups.get(String(user.userGroup), ctx)
-  const problem = group.validate(user)
+/** The user document the CRUD stores: everything but the password, inserted PUBLIC. */
+function crudDocument(body: Record<string, unknown>): Record<string, unknown> {
+  return { ...withoutPassword(body), __STATE__: 'PUBLIC' }
+}
+
+/** Validates the user as the CRUD will store it: `password` is not a user field. */
+async function validateAgainstGroup(deps: UsersDeps, body: Record<string, unknown>, ctx: CallContext) {
+  const group = await deps.groups.get(String(body.userGroup), ctx)
+  const problem = group.validate(withoutPassword(body))
   if (problem) throw badRequest(problem)
   return group
+}
+
+/**
+ * `$set` on the user just inserted or read. A 404 means the document disappeared meanwhile
+ * (deleted concurrently): continuing would leave an auth user or a timer without their CRUD
+ * user, so it fails the step like any other CRUD error.
+ */
+async function setOnUser(deps: UsersDeps, userId: string, fields: Record<string, unknown>, ctx: CallContext): Promise<void> {
+  const updated = await deps.crud.users.patchById(userId, { $set: fields }, ctx)
+  if (updated === undefined) throw new UpstreamError('CRUD', 'PATCH', `${deps.crud.users.endpoint}/:id`, 404, undefined)
 }
 
 /**
@@ -46,35 +62,46 @@ async function finishCreation(
   if (user.authUserId) await grantRoles(deps, user.authUserId, user.roles, ctx, rollback)
   if (user.expirationDate) {
     const expirationId = await scheduleExpiry(deps, user._id, user.expirationDate, ctx, rollback)
-    if (expirationId) await deps.crud.users.patchById(user._id, { $set: { expirationId } }, ctx)
+    if (expirationId) await setOnUser(deps, user._id, { expirationId }, ctx)
   }
   if (sendResetPwdEmail && user.authUserId && typeof user.email === 'string' && user.email !== '') {
     await deps.auth.sendChangePasswordEmail(user.email, ctx)
   }
 }
 
-/** Creates the auth user and stores its id on the CRUD document; both undone on a later failure. */
+/**
+ * Creates the auth user and stores its id on the CRUD document; the auth user is deleted again on
+ * a later failure. With `keepsCrudUser` (register: the CRUD user outlives a failure) the stored
+ * id is also unset again, so the user is left unregistered rather than pointing at a deleted
+ * auth user; the undo is registered before the `$set` because a timed-out `$set` may still land.
+ */
 async function createAuthUser(
   deps: UsersDeps,
   userId: string,
-  user: Record<string, unknown>,
+  user: { email?: unknown; username?: unknown; blocked: boolean | undefined },
   password: string,
   ctx: CallContext,
   rollback: Rollback,
+  keepsCrudUser: boolean,
 ): Promise<string> {
   const { authUserId } = await deps.auth.createUser(
     {
       password,
       ...(typeof user.email === 'string' ? { email: user.email } : {}),
       ...(typeof user.username === 'string' ? { username: user.username } : {}),
-      ...(typeof user.blocked === 'boolean' ? { blocked: user.blocked } : {}),
+      ...(user.blocked !== undefined ? { blocked: user.blocked } : {}),
     },
     ctx,
   )
   rollback.add('delete the auth user', () => deps.auth.deleteUser(authUserId, ctx))
-  await deps.crud.users.patchById(userId, { $set: { authUserId } }, ctx)
+  if (keepsCrudUser) {
+    rollback.add('unset the authUserId', () => deps.crud.users.patchById(userId, { $unset: { authUserId: true } }, ctx))
+  }
+  await setOnUser(deps, userId, { authUserId }, ctx)
   return authUserId
 }
+
+const blockedFlag = (value: unknown): boolean | undefined => (typeof value === 'boolean' ? value : undefined)
 
 /** POST /users/: CRUD insert, auth user, roles, expiry, email; 200 `{_id}`. */
 export async function createUser(deps: UsersDeps, body: NewUserBody, options: CreateOptions, ctx: CallContext): Promise<{ _id: string }> {
@@ -90,7 +117,15 @@ export async function createUser(deps: UsersDeps, body: NewUserBody, options: Cr
     return await rollback.guard(async () => {
       if (!options.postponeAuthUserCreation && !group.authUserCreationDisabled) {
         const password = body.password ?? generatePassword(deps.config.randomPasswordLength)
-        authUserId = await createAuthUser(deps, insertedId, body, password, ctx, rollback)
+        authUserId = await createAuthUser(
+          deps,
+          insertedId,
+          { email: body.email, username: body.username, blocked: blockedFlag(body.blocked) },
+          password,
+          ctx,
+          rollback,
+          false,
+        )
       }
       await finishCreation(
         deps,
@@ -157,8 +192,11 @@ export async function registerUser(
     if (group.authUserCreationDisabled) throw badRequest(`Auth user creation is disabled for userGroup ${group.userGroup}`)
     const password =
       deps.config.randomPasswordGeneration || body.password === undefined ? generatePassword(deps.config.randomPasswordLength) : body.password
+    // A user outside PUBLIC (DRAFT, TRASH, DELETED) must not be able to log in: its auth user is
+    // created blocked, as a state change to PUBLIC would unblock it.
+    const blocked = user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC' ? true : blockedFlag(user.blocked)
     await rollback.guard(async () => {
-      authUserId = await createAuthUser(deps, body._id, user, password, ctx, rollback)
+      authUserId = await createAuthUser(deps, body._id, { email: user.email, username: user.username, blocked }, password, ctx, rollback, true)
       await finishCreation(
         deps,
         { _id: body._id, authUserId, roles: stringArray(user.roles), expirationDate: undefined, email: user.email },
