@@ -74,6 +74,24 @@ describe('POST /users/with-id', () => {
     expectConsistent(stack.current)
   })
 
+  it('blocks the existing auth user when the user is created blocked', async () => {
+    const seeded = seedAuthUser(stack.current)
+    const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, blocked: true, authUserId: seeded.user_id } })
+    expect(answer.status).toBe(200)
+    expect(stack.current.auth0.getUser(seeded.user_id)?.blocked).toBe(true)
+    expect(stack.current.crud.documents(USERS_ENDPOINT)[0]).toMatchObject({ blocked: true, authUserId: seeded.user_id })
+  })
+
+  it('unblocks the auth user again when a later step of a blocked creation fails', async () => {
+    const seeded = seedAuthUser(stack.current)
+    stack.current.crud.injectFault({ method: 'POST', path: '/users/', status: 500 })
+    const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, blocked: true, authUserId: seeded.user_id } })
+    expect(answer.status).toBe(500)
+    expect(answer.body.message).toBe('Error while creating user: CRUD POST /users/ responded with a 500 status code')
+    expect(stack.current.auth0.getUser(seeded.user_id)?.blocked).toBe(false)
+    expectNoUserLeft(stack.current)
+  })
+
   it('answers 400 when the auth user does not exist, writing nothing', async () => {
     const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, authUserId: 'auth0|000000000000000000000000', expirationDate: inOneHour() } })
     expect(answer.status).toBe(400)

@@ -2,7 +2,7 @@
 // writes registers its undo, so a failing later step leaves neither a CRUD document nor an auth
 // user behind.
 import type { CallContext } from '../../clients/http.js'
-import type { CrudDocument } from '../../clients/crud.js'
+import { ALL_STATES, type CrudDocument } from '../../clients/crud.js'
 import { UpstreamError, badRequest, conflict, notFound, userOperationError } from '../../errors.js'
 import { generatePassword } from '../passwords.js'
 import { Rollback } from '../rollback.js'
@@ -155,20 +155,26 @@ export async function createUserWithId(
     await validateAgainstGroup(deps, rest, ctx)
     const [authUser] = await deps.auth.listUsersByIds([authUserId], ctx)
     if (!authUser) throw badRequest(`User ${authUserId} does not exist in the auth service`)
-    const existing = await deps.crud.users.findOne({ authUserId }, ctx, 'PUBLIC,DRAFT,TRASH,DELETED')
+    const existing = await deps.crud.users.findOne({ authUserId }, ctx, ALL_STATES)
     if (existing) throw conflict(`A user with authUserId ${authUserId} already exists`)
-    const insertedId = await deps.crud.users.insert({ ...crudDocument(rest), authUserId }, ctx)
-    userId = insertedId
-    rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
-    await rollback.guard(() =>
-      finishCreation(
+    const insertedId = await rollback.guard(async () => {
+      // A user created blocked must not be able to log in: block the existing auth user first.
+      if (rest.blocked === true && authUser.blocked !== true) {
+        await deps.auth.updateUser(authUserId, { blocked: true }, ctx)
+        rollback.add('unblock the auth user again', () => deps.auth.updateUser(authUserId, { blocked: false }, ctx))
+      }
+      const id = await deps.crud.users.insert({ ...crudDocument(rest), authUserId }, ctx)
+      userId = id
+      rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(id, ctx))
+      await finishCreation(
         deps,
-        { _id: insertedId, authUserId, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
+        { _id: id, authUserId, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
         false,
         ctx,
         rollback,
-      ),
-    )
+      )
+      return id
+    })
     return { _id: insertedId }
   } catch (error) {
     throw userOperationError(error, 'creating', [400, 409])
