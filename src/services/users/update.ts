@@ -7,7 +7,6 @@ import type { AuthUserChanges } from '../../auth-providers/provider.js'
 import { badRequest, notFound, userOperationError } from '../../errors.js'
 import { Rollback } from '../rollback.js'
 import {
-  AUTH_SYNCED_FIELDS,
   PATCH_OPERATORS,
   applyPatch,
   assertClientWritable,
@@ -21,19 +20,36 @@ import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './cont
 
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
+/**
+ * Whether the auth user must be blocked: when the CRUD says so, and whenever the user is not
+ * PUBLIC (a DRAFT, TRASH or DELETED user must never be able to log in, whatever its flag says;
+ * `POST /users/state` unblocks it when it goes back to PUBLIC).
+ */
+function blockedInAuth(user: Record<string, unknown>): boolean {
+  const state = user.__STATE__
+  return user.blocked === true || (typeof state === 'string' && state !== 'PUBLIC')
+}
+
 function authChanges(before: CrudDocument, after: Record<string, unknown>): { apply: AuthUserChanges; restore: AuthUserChanges } {
-  const apply: Record<string, unknown> = {}
-  const restore: Record<string, unknown> = {}
-  for (const field of AUTH_SYNCED_FIELDS) {
+  const apply: AuthUserChanges = {}
+  const restore: AuthUserChanges = {}
+  for (const field of ['email', 'username'] as const) {
     if (sameValue(before[field], after[field])) continue
-    // The auth service has no "unset": a removed blocked flag means not blocked.
-    apply[field] = field === 'blocked' ? after[field] === true : after[field]
-    restore[field] = field === 'blocked' ? before[field] === true : before[field]
+    const value = after[field]
+    if (typeof value !== 'string') throw badRequest(`${field} cannot be removed from a user of the auth service`)
+    apply[field] = value
+    // A value the CRUD did not have cannot be put back (the auth service has no "unset").
+    const previous = before[field]
+    if (typeof previous === 'string') restore[field] = previous
   }
-  for (const field of ['email', 'username']) {
-    if (field in apply && typeof apply[field] !== 'string') throw badRequest(`${field} cannot be removed from a user of the auth service`)
+  // The auth service has no "unset" either: a removed blocked flag means not blocked.
+  const wasBlocked = blockedInAuth(before)
+  const isBlocked = blockedInAuth(after)
+  if (wasBlocked !== isBlocked) {
+    apply.blocked = isBlocked
+    restore.blocked = wasBlocked
   }
-  return { apply: apply as AuthUserChanges, restore: restore as AuthUserChanges }
+  return { apply, restore }
 }
 
 function validatePatchShape(patch: UserPatch): void {
@@ -41,7 +57,15 @@ function validatePatchShape(patch: UserPatch): void {
     if (!(PATCH_OPERATORS as readonly string[]).includes(key)) throw badRequest(`body.${key} is not a supported update operator`)
     if (!isPlainObject(patch[key as keyof UserPatch])) throw badRequest(`body.${key} must be object`)
   }
-  assertClientWritable(patchedPaths(patch), 'modified')
+  const paths = patchedPaths(patch)
+  assertClientWritable(paths, 'modified')
+  // MongoDB refuses an update touching one path twice (or a path and its parent);
+  // the CRUD would answer that with a 500, but it is the caller's mistake.
+  const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
+  paths.forEach((path, index) => {
+    const other = paths.slice(index + 1).find((candidate) => overlaps(path, candidate))
+    if (other !== undefined) throw badRequest(`body: the updates of ${path} and ${other} conflict`)
+  })
 }
 
 export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatch, ctx: CallContext): Promise<CrudDocument> {
@@ -55,12 +79,12 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
     authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
 
     const after = applyPatch(before, patch)
-    const group = await deps.groups.get(String(after.userGroup), ctx)
+    if (typeof after.userGroup !== 'string' || after.userGroup === '') throw badRequest('body.userGroup must be a non-empty string')
+    const group = await deps.groups.get(after.userGroup, ctx)
     const problem = group.validate(after)
     if (problem) throw badRequest(problem)
 
     const changes = authUserId ? authChanges(before, after) : { apply: {}, restore: {} }
-    const rolesChanged = !sameValue(stringArray(before.roles), stringArray(after.roles))
     const oldExpiration = expirationOf(before.expirationDate)
     const newExpiration = expirationOf(after.expirationDate)
     const expirationChanged = timer !== undefined && oldExpiration?.getTime() !== newExpiration?.getTime()
@@ -72,7 +96,7 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
         if (!authUserId || Object.keys(changes.apply).length === 0) return
         const id = authUserId
         await auth.updateUser(id, changes.apply, ctx)
-        rollback.add('restore the auth user', () => auth.updateUser(id, changes.restore, ctx))
+        if (Object.keys(changes.restore).length > 0) rollback.add('restore the auth user', () => auth.updateUser(id, changes.restore, ctx))
       }
       // Blocking removes access: it happens before the CRUD says so.
       if (blocking) await syncAuth()
@@ -88,6 +112,10 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
       rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
 
       if (!blocking) await syncAuth()
+      // The roles bound in Rönd are the ones the CRUD stored, not our prediction of them: the
+      // prediction ignores some MongoDB semantics ($push with $slice, $pull with a condition).
+      const newRoles = stringArray(updated.roles)
+      const rolesChanged = !sameValue(stringArray(before.roles), newRoles)
       if (rolesChanged && authUserId && config.rondEnabled) {
         const id = authUserId
         await deps.rond.revokeSubject(id, ctx)
@@ -95,7 +123,7 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
           const previous = stringArray(before.roles)
           if (previous.length > 0) await deps.rond.grantRoles(id, previous, ctx)
         })
-        await grantRoles(deps, id, stringArray(after.roles), ctx, rollback)
+        await grantRoles(deps, id, newRoles, ctx, rollback)
       }
       // The old timer goes last: until the change has fully succeeded it must still fire.
       if (expirationChanged && oldExpirationId && timer) await timer.abort(oldExpirationId, ctx)
