@@ -59,7 +59,11 @@ function buildQuery(query: PeerRequest['query']): string {
 }
 
 function transportReason(error: unknown, timeoutMs: number): string {
+  const name = (error as { name?: string }).name
   if (
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    error instanceof undiciErrors.RequestAbortedError ||
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
@@ -126,7 +130,9 @@ export class PeerClient {
     const path = `${this.basePath}${request.path}${buildQuery(request.query)}`
     const started = performance.now()
     try {
-      const response = await this.pool.request({ method: request.method, path, headers, body })
+      // undici's own timeouts tick in coarse steps; the signal makes the deadline exact.
+      const signal = AbortSignal.timeout(this.options.timeoutMs)
+      const response = await this.pool.request({ method: request.method, path, headers, body, signal })
       ctx.log.debug(
         { peer: this.service, method: request.method, route: request.route, statusCode: response.statusCode, responseTime: performance.now() - started },
         'peer call',
