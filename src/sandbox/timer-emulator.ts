@@ -143,13 +143,16 @@ export class TimerEmulator extends Emulator {
   /** Outputs being performed, so a timer is never fired twice concurrently. */
   private inFlight = new Map<string, Promise<boolean>>()
   private settings: { unknownAbort: 204 | 404; maxFailureCount: number | undefined }
+  /** The constructor's settings, restored by reset() after configure() changed them. */
+  private readonly initialSettings: { unknownAbort: 204 | 404; maxFailureCount: number | undefined }
   private readonly pollIntervalMs: number | undefined
   private poller: NodeJS.Timeout | undefined
   private polling = false
 
   constructor(options: TimerEmulatorOptions = {}) {
     super()
-    this.settings = { unknownAbort: options.unknownAbort ?? 204, maxFailureCount: options.maxFailureCount }
+    this.initialSettings = { unknownAbort: options.unknownAbort ?? 204, maxFailureCount: options.maxFailureCount }
+    this.settings = { ...this.initialSettings }
     this.pollIntervalMs = options.pollIntervalMs
   }
 
@@ -209,6 +212,7 @@ export class TimerEmulator extends Emulator {
   protected clearState(): void {
     this.store.clear()
     this.inFlight.clear()
+    this.settings = { ...this.initialSettings }
   }
 
   override async start(port = 0): Promise<StartedServer> {

@@ -70,7 +70,6 @@ afterAll(async () => {
 })
 beforeEach(() => {
   timer.reset()
-  timer.configure({ unknownAbort: 204, maxFailureCount: undefined })
   callbacks.length = 0
   answer = 'json'
 })
@@ -405,5 +404,12 @@ describe('control routes', () => {
     expect(timer.expirations()).toEqual([])
     expect(timer.requests).toEqual([])
     await schedule()
+  })
+
+  it('reset() restores the settings configure() changed', async () => {
+    timer.configure({ unknownAbort: 404 })
+    timer.reset()
+    const response = await fetch(`${timer.url}/abort`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ expirationId: 'aaaaaaaaaaaaaaaaaaaaaaaa' }) })
+    expect(response.status).toBe(204)
   })
 })

@@ -16,6 +16,13 @@ describe('applyPatch', () => {
     [{ $pull: { tags: 'a' } }, { tags: ['b'] }],
     [{ $pull: { tags: { $in: ['a', 'b'] } } }, { tags: [] }],
     [{ $push: { roles: 'x' } }, { roles: ['x'] }],
+    [{ $push: { tags: { $each: ['z'], $position: 0 } } }, { tags: ['z', 'a', 'b'] }],
+    [{ $push: { tags: { $each: ['c', 'd'], $slice: -3 } } }, { tags: ['b', 'c', 'd'] }],
+    [{ $push: { tags: { $each: ['0'], $sort: -1, $slice: 2 } } }, { tags: ['b', 'a'] }],
+    [{ $push: { tags: { $each: [], $slice: 0 } } }, { tags: [] }],
+    [{ $pull: { tags: { $ne: 'a' } } }, { tags: ['a'] }],
+    [{ $pull: { tags: { $nin: ['b'] } } }, { tags: ['b'] }],
+    [{ $pull: { tags: { $gte: 'b' } } }, { tags: ['a'] }],
   ] as Array<[UserPatch, Record<string, unknown>]>)('applies %j', (patch, expected) => {
     const result = applyPatch(user, patch)
     expect(result).toMatchObject(expected)
@@ -26,6 +33,23 @@ describe('applyPatch', () => {
     const now = new Date('2026-01-02T03:04:05.000Z')
     expect(applyPatch(user, { $currentDate: { seenAt: true } }, now)).toMatchObject({ seenAt: now.toISOString() })
     expect(user).toEqual({ _id: '1', userGroup: 'customer', name: 'A', tags: ['a', 'b'], age: 3, address: { city: 'Rome' } })
+  })
+})
+
+describe('applyPatch on arrays of objects', () => {
+  const doc = { _id: '1', items: [{ sku: 'a', qty: 2 }, { sku: 'b', qty: 1 }] }
+
+  it('sorts pushed objects by a field and pulls by field conditions', () => {
+    expect(applyPatch(doc, { $push: { items: { $each: [{ sku: 'c', qty: 3 }], $sort: { qty: 1 } } } }).items).toEqual([
+      { sku: 'b', qty: 1 },
+      { sku: 'a', qty: 2 },
+      { sku: 'c', qty: 3 },
+    ])
+    expect(applyPatch(doc, { $pull: { items: { qty: { $gt: 1 } } } }).items).toEqual([{ sku: 'b', qty: 1 }])
+  })
+
+  it('refuses a $pull condition it cannot evaluate', () => {
+    expect(() => applyPatch(doc, { $pull: { items: { $elemMatch: {} } } })).toThrow('body.$pull: unsupported condition $elemMatch')
   })
 })
 

@@ -64,6 +64,60 @@ function eachItems(value: unknown): unknown[] {
 
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
+function compare(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0
+}
+
+/** `$push` with its modifiers, in MongoDB's order: `$position`, then `$sort`, then `$slice`. */
+function pushed(current: unknown[], value: unknown): unknown[] {
+  const items = eachItems(value)
+  const modifiers = isPlainObject(value) && Array.isArray(value.$each) ? value : {}
+  const result = [...current]
+  const position = typeof modifiers.$position === 'number' ? modifiers.$position : result.length
+  result.splice(position < 0 ? Math.max(0, result.length + position) : position, 0, ...items)
+  const sort = modifiers.$sort
+  if (typeof sort === 'number') result.sort((a, b) => sort * compare(a, b))
+  else if (isPlainObject(sort)) {
+    const keys = Object.entries(sort) as Array<[string, number]>
+    result.sort((a, b) => {
+      for (const [key, direction] of keys) {
+        const order = compare((a as Doc | undefined)?.[key], (b as Doc | undefined)?.[key])
+        if (order !== 0) return direction * order
+      }
+      return 0
+    })
+  }
+  const slice = modifiers.$slice
+  if (typeof slice === 'number') return slice >= 0 ? result.slice(0, slice) : result.slice(slice)
+  return result
+}
+
+const PULL_OPERATORS: Record<string, (item: unknown, operand: unknown) => boolean> = {
+  $in: (item, operand) => Array.isArray(operand) && operand.some((candidate) => sameValue(candidate, item)),
+  $nin: (item, operand) => Array.isArray(operand) && !operand.some((candidate) => sameValue(candidate, item)),
+  $eq: (item, operand) => sameValue(item, operand),
+  $ne: (item, operand) => !sameValue(item, operand),
+  $gt: (item, operand) => compare(item, operand) > 0,
+  $gte: (item, operand) => compare(item, operand) >= 0,
+  $lt: (item, operand) => compare(item, operand) < 0,
+  $lte: (item, operand) => compare(item, operand) <= 0,
+}
+
+/** Whether `$pull` removes `item`: an equal value, a condition on the value, or on its fields. */
+function pulls(item: unknown, condition: unknown): boolean {
+  if (!isPlainObject(condition)) return sameValue(item, condition)
+  const entries = Object.entries(condition)
+  if (entries.length > 0 && entries.every(([key]) => key.startsWith('$'))) {
+    return entries.every(([operator, operand]) => {
+      const test = PULL_OPERATORS[operator]
+      if (!test) throw badRequest(`body.$pull: unsupported condition ${operator}`)
+      return test(item, operand)
+    })
+  }
+  return isPlainObject(item) && entries.every(([key, expected]) => pulls(item[key], expected))
+}
+
 /** The document as MongoDB would leave it after `patch` (enough to validate it). */
 export function applyPatch(document: Doc, patch: UserPatch, now = new Date()): Doc {
   const result = structuredClone(document)
@@ -77,7 +131,7 @@ export function applyPatch(document: Doc, patch: UserPatch, now = new Date()): D
   for (const path of Object.keys(patch.$currentDate ?? {})) write(result, path, now.toISOString())
   for (const [path, value] of Object.entries(patch.$push ?? {})) {
     const current = read(result, path)
-    write(result, path, [...(Array.isArray(current) ? current : []), ...eachItems(value)])
+    write(result, path, pushed(Array.isArray(current) ? current : [], value))
   }
   for (const [path, value] of Object.entries(patch.$addToSet ?? {})) {
     const items = Array.isArray(read(result, path)) ? [...(read(result, path) as unknown[])] : []
@@ -87,8 +141,7 @@ export function applyPatch(document: Doc, patch: UserPatch, now = new Date()): D
   for (const [path, condition] of Object.entries(patch.$pull ?? {})) {
     const current = read(result, path)
     if (!Array.isArray(current)) continue
-    const removed = isPlainObject(condition) && Array.isArray(condition.$in) ? condition.$in : [condition]
-    write(result, path, current.filter((item) => !removed.some((candidate) => sameValue(candidate, item))))
+    write(result, path, current.filter((item) => !pulls(item, condition)))
   }
   return result
 }
