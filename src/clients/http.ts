@@ -58,7 +58,8 @@ function buildQuery(query: PeerRequest['query']): string {
   return encoded === '' ? '' : `?${encoded}`
 }
 
-function transportReason(error: unknown, timeoutMs: number): string {
+/** Why a call failed below HTTP: the one wording of timeouts, refused and reset connections. */
+export function transportReason(error: unknown, timeoutMs: number): string {
   const name = (error as { name?: string }).name
   if (
     name === 'TimeoutError' ||

@@ -117,7 +117,7 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
   }, (request) => patchUser(deps, request.params.id, request.body, request.callContext))
 
   app.delete<{ Params: { id: string } }>('/users/:id', {
-    schema: { tags, summary: 'Delete a user from the CRUD and the auth service', params: idParams, response: { 204: emptyResponse, ...errorResponses(404, 500) } },
+    schema: { tags, summary: 'Delete a user from the CRUD and the auth service', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
   }, async (request, reply) => {
     await deleteUser(deps, request.params.id, request.callContext)
     return reply.code(204).send()
@@ -142,7 +142,7 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
   }, (request) => changeUsersState(deps, request.body, request.callContext))
 
   app.post<{ Params: { id: string } }>('/users/:id/soft-delete', {
-    schema: { tags, summary: 'Move a user to DELETED and delete or block its auth user (resumable)', params: idParams, response: { 204: emptyResponse, ...errorResponses(404, 500) } },
+    schema: { tags, summary: 'Move a user to DELETED and delete or block its auth user (resumable)', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
   }, async (request, reply) => {
     await softDeleteUser(deps, request.params.id, request.callContext)
     return reply.code(204).send()

@@ -2,8 +2,7 @@
 // headers pass through unchanged and the answer is streamed back. With CONFIGURATION_PATH, a
 // listed page gets the configured auth properties merged in (one auth call per 100 users).
 import type { Readable } from 'node:stream'
-import { errors as undiciErrors } from 'undici'
-import type { CallContext } from '../../clients/http.js'
+import { transportReason, type CallContext } from '../../clients/http.js'
 import { HttpError, UpstreamError, userOperationError } from '../../errors.js'
 import type { UsersDeps } from './context.js'
 
@@ -59,15 +58,7 @@ async function mergeAuthProperties(deps: UsersDeps, users: unknown, ctx: CallCon
 
 /** A CRUD answer whose body broke off after the headers: a transport failure of that call. */
 function bodyFailure(deps: UsersDeps, read: UsersRead, error: unknown): UpstreamError {
-  const reason =
-    error instanceof undiciErrors.BodyTimeoutError
-      ? `timeout after ${deps.config.upstreamTimeoutMs} ms`
-      : error instanceof undiciErrors.SocketError || (error as { code?: string }).code === 'ECONNRESET'
-        ? 'connection reset'
-        : error instanceof Error
-          ? error.message
-          : 'unknown error'
-  return new UpstreamError('CRUD', 'GET', routeOf(deps, read), undefined, reason)
+  return new UpstreamError('CRUD', 'GET', routeOf(deps, read), undefined, transportReason(error, deps.config.upstreamTimeoutMs))
 }
 
 export async function readUsers(deps: UsersDeps, read: UsersRead, rawQuery: string, ctx: CallContext): Promise<ProxiedAnswer> {

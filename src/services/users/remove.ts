@@ -1,6 +1,7 @@
 // Taking access away: DELETE /users/:id, POST /users/state and POST /users/:id/soft-delete.
 // The auth user is blocked before the CRUD document leaves PUBLIC and unblocked only after it
-// is back, so no TRASH or DELETED user can log in, whichever step fails.
+// is back, so no TRASH or DELETED user can log in, whichever step fails. Every step is
+// idempotent, so calling again after a partial failure resumes from where the user was left.
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument, CrudState } from '../../clients/crud.js'
 import { UpstreamError, notFound, userOperationError } from '../../errors.js'
@@ -23,19 +24,27 @@ function authIdOf(user: StoredUser): string | undefined {
   return typeof user.authUserId === 'string' && user.authUserId !== '' ? user.authUserId : undefined
 }
 
-/** Blocks the auth user; an auth user that no longer exists has no access either. */
-async function blockAuthUser(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
+/**
+ * Sets `blocked` on the auth user; false when the auth user no longer exists (a hard delete
+ * earlier): it has no access either way.
+ */
+async function setAuthBlocked(deps: UsersDeps, authUserId: string, blocked: boolean, ctx: CallContext): Promise<boolean> {
   try {
-    await deps.auth.updateUser(authUserId, { blocked: true }, ctx)
+    await deps.auth.updateUser(authUserId, { blocked }, ctx)
+    return true
   } catch (error) {
-    if (!(error instanceof UpstreamError && error.status === 404)) throw error
+    if (error instanceof UpstreamError && error.status === 404) return false
+    throw error
   }
 }
 
-/** Deletes (AUTH_HARD_DELETE) or blocks the auth user. */
-async function removeAuthAccess(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
-  if (deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
-  else await blockAuthUser(deps, authUserId, ctx)
+const blockAuthUser = (deps: UsersDeps, authUserId: string, ctx: CallContext) => setAuthBlocked(deps, authUserId, true, ctx)
+
+/** Walks the CRUD document to DELETED, through TRASH where the single-document transitions need it. */
+async function moveToDeleted(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
+  if (user.__STATE__ === 'DELETED') return
+  if (user.__STATE__ !== 'TRASH') await deps.crud.users.setState(user._id, 'TRASH', ctx)
+  await deps.crud.users.setState(user._id, 'DELETED', ctx)
 }
 
 /** Aborts a pending expiry timer; failures are logged and ignored (the user is going away). */
@@ -49,17 +58,37 @@ async function abortPendingExpiry(deps: UsersDeps, user: StoredUser, ctx: CallCo
   }
 }
 
+/**
+ * DELETE /users/:id: block the auth user; with AUTH_HARD_DELETE walk the document to DELETED and
+ * delete the auth user; then delete the document and abort a pending expiry timer.
+ */
 export async function deleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
   try {
     const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
     if (!user) throw notFound(`User ${userId} not found`)
     const authUserId = authIdOf(user)
-    if (authUserId) await removeAuthAccess(deps, authUserId, ctx)
+    if (authUserId) {
+      await blockAuthUser(deps, authUserId, ctx)
+      if (deps.config.authHardDelete) {
+        // Only a DELETED document may point at an auth user that is gone: should the CRUD delete
+        // fail after the auth delete, the user is left DELETED and a retry finishes the job.
+        await moveToDeleted(deps, user, ctx)
+        await deps.auth.deleteUser(authUserId, ctx)
+      }
+    }
     await deps.crud.users.deleteById(userId, ctx)
     await abortPendingExpiry(deps, user, ctx)
   } catch (error) {
     throw userOperationError(error, 'deleting', [400])
   }
+}
+
+/**
+ * A user restored out of DELETED whose auth user was hard-deleted: its `authUserId` is removed so
+ * it becomes a CRUD-only user that `POST /users/register` can give a new auth user.
+ */
+async function forgetDeletedAuthUser(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
+  await deps.crud.users.patchById(user._id, { $unset: { authUserId: true } }, ctx)
 }
 
 /** Moves one user to `stateTo` in the safe order. */
@@ -68,22 +97,27 @@ async function moveUser(deps: UsersDeps, user: StoredUser, stateTo: CrudState, c
   if (stateTo === 'PUBLIC') {
     await deps.crud.users.setState(user._id, stateTo, ctx)
     // A user blocked in the CRUD (e.g. expired) stays blocked in auth when it is restored.
-    if (authUserId && user.blocked !== true) await deps.auth.updateUser(authUserId, { blocked: false }, ctx)
+    if (authUserId && user.blocked !== true && !(await setAuthBlocked(deps, authUserId, false, ctx))) {
+      await forgetDeletedAuthUser(deps, user, ctx)
+    }
     return
   }
-  if (authUserId) await blockAuthUser(deps, authUserId, ctx)
+  const authUserExists = authUserId !== undefined && (await blockAuthUser(deps, authUserId, ctx))
   await deps.crud.users.setState(user._id, stateTo, ctx)
   if (stateTo === 'DELETED') {
-    if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+    if (authUserExists && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
     await abortPendingExpiry(deps, user, ctx)
+  } else if (authUserId && !authUserExists) {
+    await forgetDeletedAuthUser(deps, user, ctx)
   }
 }
 
+/** Every user matching `filter` in one of `states`, read in pages (sorted, so skip is stable). */
 async function usersMatching(deps: UsersDeps, filter: Record<string, unknown>, states: CrudState[], ctx: CallContext): Promise<StoredUser[]> {
   const users: StoredUser[] = []
   for (let skip = 0; ; skip += PAGE_SIZE) {
     const page = await deps.crud.users.list<StoredUser>(
-      { _q: JSON.stringify(filter), _st: states.join(','), _l: PAGE_SIZE, _sk: skip, _p: '_id,authUserId,blocked,__STATE__,expirationId,expirationDate' },
+      { _q: JSON.stringify(filter), _st: states.join(','), _s: '_id', _l: PAGE_SIZE, _sk: skip, _p: '_id,authUserId,blocked,__STATE__,expirationId,expirationDate' },
       ctx,
     )
     users.push(...page)
@@ -141,8 +175,7 @@ export async function softDeleteUser(deps: UsersDeps, userId: string, ctx: CallC
     if (!user) throw notFound(`User ${userId} not found`)
     const authUserId = authIdOf(user)
     if (authUserId) await blockAuthUser(deps, authUserId, ctx)
-    if (user.__STATE__ !== 'TRASH' && user.__STATE__ !== 'DELETED') await deps.crud.users.setState(userId, 'TRASH', ctx)
-    if (user.__STATE__ !== 'DELETED') await deps.crud.users.setState(userId, 'DELETED', ctx)
+    await moveToDeleted(deps, user, ctx)
     if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
     await abortPendingExpiry(deps, user, ctx)
   } catch (error) {
