@@ -15,6 +15,8 @@ import { loggerOptions, registerRequestLogging } from './logging.js'
 import { statusRoutes } from './routes/status.js'
 import { authRoutes } from './routes/auth.js'
 import { userRoutes } from './routes/users.js'
+import { jobRoutes } from './routes/jobs.js'
+import { InMemoryJobRegistry } from './jobs/registry.js'
 import { GroupSchemaCache } from './services/group-schemas.js'
 import { errorBodySchema } from './routes/schemas.js'
 
@@ -147,10 +149,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.type('application/x-yaml').send(app.swagger({ yaml: true })),
   )
 
-  await app.register(statusRoutes, { packageInfo: PACKAGE })
+  const registry = new InMemoryJobRegistry({ ttlMs: config.jobsTtlMs })
+  await app.register(statusRoutes, { packageInfo: PACKAGE, readinessChecks: [() => registry.unavailableReason()] })
   await app.register(authRoutes)
   const groups = new GroupSchemaCache(peers.crud.umsConfig)
   await app.register(userRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
+  await app.register(jobRoutes, { config, crud: peers.crud, auth: peers.auth, registry })
 
   if (!options.peers) {
     app.addHook('onClose', async () => {

@@ -53,6 +53,8 @@ export class UpstreamError extends Error {
     readonly reason: string | undefined,
     /** Upstream body, for debug logs only: it may hold personal data and is never returned. */
     readonly upstreamBody?: unknown,
+    /** How long the peer asked us to wait before trying again (429 `retry-after`/`x-ratelimit-reset`). */
+    readonly retryAfterMs?: number,
   ) {
     super(UpstreamError.describe(service, method, route, status, reason))
   }

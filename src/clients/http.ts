@@ -78,6 +78,23 @@ export function transportReason(error: unknown, timeoutMs: number): string {
   return code ?? (error instanceof Error ? error.message : 'unknown error')
 }
 
+/**
+ * The wait a rate-limited peer asks for: `retry-after` (seconds or an HTTP date), else
+ * `x-ratelimit-reset` (epoch seconds, Auth0's convention). Undefined when neither is usable.
+ */
+export function retryAfterMs(headers: IncomingHttpHeaders, now = Date.now()): number | undefined {
+  const retryAfter = headers['retry-after']
+  if (typeof retryAfter === 'string' && retryAfter.trim() !== '') {
+    const seconds = Number(retryAfter)
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+    const date = Date.parse(retryAfter)
+    if (!Number.isNaN(date)) return Math.max(0, date - now)
+  }
+  const reset = Number(headers['x-ratelimit-reset'])
+  if (headers['x-ratelimit-reset'] !== undefined && Number.isFinite(reset)) return Math.max(0, reset * 1000 - now)
+  return undefined
+}
+
 function parseBody(text: string, contentType: string | undefined): unknown {
   if (text === '') return undefined
   // Rönd labels its JSON answers text/plain, so JSON is tried whatever the content type says.
@@ -159,7 +176,8 @@ export class PeerClient {
     const ok = response.statusCode >= 200 && response.statusCode < 300
     if (!ok && !request.acceptStatus?.includes(response.statusCode)) {
       ctx.log.debug({ peer: this.service, route: request.route, statusCode: response.statusCode, upstreamBody: parsed }, 'peer error body')
-      throw new UpstreamError(this.service, request.method, request.route, response.statusCode, undefined, parsed)
+      const wait = response.statusCode === 429 || response.statusCode === 503 ? retryAfterMs(response.headers) : undefined
+      throw new UpstreamError(this.service, request.method, request.route, response.statusCode, undefined, parsed, wait)
     }
     return { status: response.statusCode, headers: response.headers, body: parsed as T }
   }

@@ -1,0 +1,100 @@
+// Job routes (SPEC §7): start a bulk job (202 with the pending job) and read it back.
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config.js'
+import type { CrudClient } from '../clients/crud.js'
+import type { AuthProvider } from '../auth-providers/provider.js'
+import { HttpError } from '../errors.js'
+import { JobRegistryFullError, type Job, type JobKind, type JobRegistry } from '../jobs/registry.js'
+import { startChangePasswordBulk } from '../services/change-password-bulk.js'
+import { errorResponses } from './schemas.js'
+
+export interface JobRoutesDeps {
+  config: Config
+  crud: CrudClient
+  auth: AuthProvider
+  registry: JobRegistry
+}
+
+const tags = ['Jobs']
+const jobIdParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const
+
+const createdJob = {
+  type: 'object',
+  required: ['jobId', 'status', 'jobCreatedAt'],
+  properties: { jobId: { type: 'string', format: 'uuid' }, status: { type: 'string', enum: ['pending'] }, jobCreatedAt: { type: 'string', format: 'date-time' } },
+} as const
+
+/** A job as clients see it: progress while pending, the result once completed. */
+export function jobView(job: Job): Record<string, unknown> {
+  const base = { jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt }
+  if (job.status === 'pending') return job.progress ? { ...base, progress: job.progress } : base
+  if (job.status === 'completed' && typeof job.result === 'object' && job.result !== null) return { ...base, ...job.result }
+  return base
+}
+
+/** 503 when the registry keeps as many jobs as it may. */
+export function createJob<T>(start: () => Job<T>): Job<T> {
+  try {
+    return start()
+  } catch (error) {
+    if (error instanceof JobRegistryFullError) throw new HttpError(503, error.message)
+    throw error
+  }
+}
+
+export function readJob(registry: JobRegistry, kind: JobKind, jobId: string): Record<string, unknown> {
+  const job = registry.get(kind, jobId)
+  if (!job) throw new HttpError(404, `Job ${jobId} not found`)
+  return jobView(job)
+}
+
+export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Promise<void> {
+  const { registry } = deps
+
+  app.post<{ Body: { authUsersIds: string[] } }>('/jobs/change-password/bulk', {
+    schema: {
+      tags,
+      summary: 'Start a job sending the change-password email to each auth user, at the configured rate',
+      body: {
+        type: 'object',
+        required: ['authUsersIds'],
+        properties: { authUsersIds: { type: 'array', minItems: 1, maxItems: deps.config.bulkMaxUsers, items: { type: 'string', minLength: 1 } } },
+        additionalProperties: false,
+      },
+      response: { 202: createdJob, ...errorResponses(400, 503) },
+    },
+  }, async (request, reply) => {
+    const job = createJob(() =>
+      startChangePasswordBulk(
+        { crud: deps.crud, auth: deps.auth, registry, ratePerSecond: deps.config.changePasswordRatePerSecond },
+        request.body.authUsersIds,
+        request.callContext,
+      ),
+    )
+    return reply.code(202).send({ jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt })
+  })
+
+  app.get<{ Params: { id: string } }>('/jobs/change-password/bulk/:id', {
+    schema: {
+      tags,
+      summary: 'Status and result of a change-password job',
+      params: jobIdParams,
+      response: {
+        200: {
+          type: 'object',
+          required: ['jobId', 'status', 'jobCreatedAt'],
+          properties: {
+            jobId: { type: 'string' },
+            status: { type: 'string', enum: ['pending', 'completed'] },
+            jobCreatedAt: { type: 'string' },
+            progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+            summary: { type: 'object', properties: { failed: { type: 'integer' }, completed: { type: 'integer' }, total: { type: 'integer' } } },
+            completed: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' } } } },
+            failures: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' }, message: { type: 'string' } } } },
+          },
+        },
+        ...errorResponses(404),
+      },
+    },
+  }, async (request) => readJob(registry, 'change-password', request.params.id))
+}
