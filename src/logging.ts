@@ -35,6 +35,8 @@ function serializeError(error: Error & { code?: string }) {
 }
 
 export function loggerOptions(level: string, stream?: DestinationStream): FastifyServerOptions['logger'] {
+  // Silent means no logger at all: no per-request child logger, no redaction work.
+  if (level === 'silent') return false
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
@@ -51,6 +53,7 @@ function hostFields(headers: Record<string, string | string[] | undefined>) {
 /** `incoming request` (trace) and `request completed` (info), as the platform launcher writes them. */
 export function registerRequestLogging(app: FastifyInstance): void {
   app.addHook('onRequest', async (request) => {
+    if (request.log.level !== 'trace') return
     request.log.trace(
       {
         http: { request: { method: request.method, userAgent: { original: request.headers['user-agent'] } } },

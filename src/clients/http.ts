@@ -58,6 +58,11 @@ function buildQuery(query: PeerRequest['query']): string {
   return encoded === '' ? '' : `?${encoded}`
 }
 
+/** The per-call deadline passed. */
+class DeadlineError extends Error {
+  override name = 'TimeoutError'
+}
+
 /** Why a call failed below HTTP: the one wording of timeouts, refused and reset connections. */
 export function transportReason(error: unknown, timeoutMs: number): string {
   const name = (error as { name?: string }).name
@@ -148,9 +153,19 @@ export class PeerClient {
     const path = `${this.basePath}${request.path}${buildQuery(request.query)}`
     const started = performance.now()
     try {
-      // undici's own timeouts tick in coarse steps; the signal makes the deadline exact.
-      const signal = AbortSignal.timeout(this.options.timeoutMs)
-      const response = await this.pool.request({ method: request.method, path, headers, body, signal })
+      // undici's own timeouts tick in coarse steps; this deadline is exact. It covers the answer
+      // and its body, and is cleared as soon as the body is done (no timer left per request).
+      const controller = new AbortController()
+      const deadline = setTimeout(() => controller.abort(new DeadlineError()), this.options.timeoutMs)
+      deadline.unref()
+      let response: Dispatcher.ResponseData
+      try {
+        response = await this.pool.request({ method: request.method, path, headers, body, signal: controller.signal })
+      } catch (error) {
+        clearTimeout(deadline)
+        throw error
+      }
+      response.body.once('close', () => clearTimeout(deadline))
       ctx.log.debug(
         { peer: this.service, method: request.method, route: request.route, statusCode: response.statusCode, responseTime: performance.now() - started },
         'peer call',

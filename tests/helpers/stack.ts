@@ -69,3 +69,6 @@ export function useStack(options: StackOptions = {}): { readonly current: Stack;
     call: (method, path, opts) => call(stack!.url, method, path, opts),
   }
 }
+
+/** What `useStack` returns: the running stack and a caller bound to its ums. */
+export type StackHandle = ReturnType<typeof useStack>

@@ -1,39 +1,16 @@
 // POST /users/ with each step after the CRUD insert failing (500, timeout, reset, refused
 // connection): the answer names the failing call and every earlier step is undone.
 import { describe, expect, it } from 'vitest'
-import type { FastifyRequest } from 'fastify'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { LogCapture, useStack } from '../helpers/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
+import { MARIO as CUSTOMER, USER_BY_ID, inOneHour, setting, stepFaults, type Step } from './users-create-helpers.js'
 
-const MARIO = {
-  userGroup: 'customer',
-  name: 'Mario',
-  surname: 'Rossi',
-  email: 'mario.rossi@example.com',
-  username: 'mario.rossi',
-  roles: ['customer-basic'],
-}
+/** Mario with the basic role only. */
+const MARIO = { ...CUSTOMER, roles: ['customer-basic'] }
 
-const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString()
-
-/** A CRUD `PATCH /users/:id` whose `$set` names `field`. */
-const setting = (field: string) => (request: FastifyRequest) => {
-  const body = request.body as { $set?: Record<string, unknown> } | undefined
-  return typeof body?.$set === 'object' && body.$set !== null && field in body.$set
-}
-const USER_BY_ID = /^\/users\/[^/]+$/
-
-type Peer = 'crud' | 'auth0' | 'rond' | 'timer'
-
-interface Step {
-  name: string
-  peer: Peer
-  rule: FaultRule
-  call: string
-}
+type Peer = Step['peer']
 
 const STEPS: Step[] = [
   { name: 'auth create', peer: 'auth0', rule: { method: 'POST', path: '/users' }, call: 'AUTH POST /users' },
@@ -44,13 +21,7 @@ const STEPS: Step[] = [
   { name: 'change-password email', peer: 'auth0', rule: { method: 'POST', path: '/change-password' }, call: 'AUTH POST /change-password' },
 ]
 
-const FAULTS: Array<[string, Partial<FaultRule>, string]> = [
-  ['500', { status: 500 }, 'responded with a 500 status code'],
-  ['timeout', { hang: true }, 'failed: timeout after 300 ms'],
-  ['reset', { reset: true }, 'failed: connection reset'],
-]
-
-const CASES = STEPS.flatMap((step) => FAULTS.map(([fault, rule, suffix]) => ({ step, fault, rule, suffix })))
+const CASES = stepFaults(STEPS)
 
 /** Nothing left behind: no CRUD user, no auth user, no binding, no live timer, no email. */
 function expectNothingLeft(stack: Stack): void {

@@ -1,14 +1,12 @@
 // POST /users/register: the auth user of a CRUD user created with postponeAuthUserCreation.
 import { describe, expect, it } from 'vitest'
-import type { FastifyRequest } from 'fastify'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
 import { UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { useStack } from '../helpers/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
+import { USER_BY_ID, setting, stepFaults, type Step } from './users-create-helpers.js'
 
 const ANNA = { userGroup: 'customer', name: 'Anna', surname: 'Bianchi', email: 'anna.bianchi@example.com', username: 'anna', roles: ['customer-basic'] }
-const USER_BY_ID = /^\/users\/[^/]+$/
 
 type Call = ReturnType<typeof useStack>['call']
 
@@ -145,23 +143,14 @@ describe('POST /users/register', () => {
     expect(stack.current.auth0.requests).toHaveLength(0)
   })
 
-  const setting = (field: string) => (request: FastifyRequest) => {
-    const body = request.body as { $set?: Record<string, unknown> } | undefined
-    return typeof body?.$set === 'object' && body.$set !== null && field in body.$set
-  }
-  const steps: Array<{ name: string; peer: 'crud' | 'auth0' | 'rond'; rule: FaultRule; call: string }> = [
+  const steps: Step[] = [
     { name: 'auth create', peer: 'auth0', rule: { method: 'POST', path: '/users' }, call: 'AUTH POST /users' },
     { name: 'CRUD $set authUserId', peer: 'crud', rule: { method: 'PATCH', path: USER_BY_ID, match: setting('authUserId') }, call: 'CRUD PATCH /users/:id' },
     { name: 'Rönd grant', peer: 'rond', rule: { method: 'POST', path: '/grant/bindings' }, call: 'ROND POST /grant/bindings' },
     { name: 'change-password email', peer: 'auth0', rule: { method: 'POST', path: '/change-password' }, call: 'AUTH POST /change-password' },
   ]
-  const faults: Array<[string, Partial<FaultRule>, string]> = [
-    ['500', { status: 500 }, 'responded with a 500 status code'],
-    ['timeout', { hang: true }, 'failed: timeout after 300 ms'],
-    ['reset', { reset: true }, 'failed: connection reset'],
-  ]
 
-  it.each(steps.flatMap((step) => faults.map(([fault, rule, suffix]) => ({ step, fault, rule, suffix }))))(
+  it.each(stepFaults(steps))(
     '$step.name answering $fault: 500, no auth user, authUserId unset, CRUD user kept',
     async ({ step, rule, suffix }) => {
       const id = await createPostponed(stack.call)

@@ -1,16 +1,13 @@
 // POST /users/with-id: the CRUD user of an auth user that already exists.
 import { describe, expect, it } from 'vitest'
-import type { FastifyRequest } from 'fastify'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Auth0User } from '../../src/sandbox/auth0-emulator.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { useStack } from '../helpers/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
+import { USER_BY_ID, inOneHour, setting, stepFaults, type Step } from './users-create-helpers.js'
 
 const LUIGI = { userGroup: 'customer', name: 'Luigi', surname: 'Verdi', email: 'luigi.verdi@example.com', username: 'luigi', roles: ['customer-premium'] }
-const USER_BY_ID = /^\/users\/[^/]+$/
-const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString()
 
 function seedAuthUser(stack: Stack): Auth0User {
   return stack.auth0.seedUser({ email: LUIGI.email, username: LUIGI.username, password: 'Luigi-Pass1' })
@@ -139,24 +136,15 @@ describe('POST /users/with-id', () => {
     expectAuthUserUntouched(stack.current, seeded)
   })
 
-  const setting = (field: string) => (request: FastifyRequest) => {
-    const body = request.body as { $set?: Record<string, unknown> } | undefined
-    return typeof body?.$set === 'object' && body.$set !== null && field in body.$set
-  }
-  const steps: Array<{ name: string; peer: 'crud' | 'auth0' | 'rond' | 'timer'; rule: FaultRule; call: string }> = [
+  const steps: Step[] = [
     { name: 'auth lookup', peer: 'auth0', rule: { method: 'GET', path: '/users' }, call: 'AUTH GET /users' },
     { name: 'CRUD insert', peer: 'crud', rule: { method: 'POST', path: '/users/' }, call: 'CRUD POST /users/' },
     { name: 'Rönd grant', peer: 'rond', rule: { method: 'POST', path: '/grant/bindings' }, call: 'ROND POST /grant/bindings' },
     { name: 'timer schedule', peer: 'timer', rule: { method: 'POST', path: '/schedule' }, call: 'TIMER POST /schedule' },
     { name: 'CRUD $set expirationId', peer: 'crud', rule: { method: 'PATCH', path: USER_BY_ID, match: setting('expirationId') }, call: 'CRUD PATCH /users/:id' },
   ]
-  const faults: Array<[string, Partial<FaultRule>, string]> = [
-    ['500', { status: 500 }, 'responded with a 500 status code'],
-    ['timeout', { hang: true }, 'failed: timeout after 300 ms'],
-    ['reset', { reset: true }, 'failed: connection reset'],
-  ]
 
-  it.each(steps.flatMap((step) => faults.map(([fault, rule, suffix]) => ({ step, fault, rule, suffix }))))(
+  it.each(stepFaults(steps))(
     '$step.name answering $fault: 500, CRUD user removed, auth user untouched',
     async ({ step, rule, suffix }) => {
       const seeded = seedAuthUser(stack.current)

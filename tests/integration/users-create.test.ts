@@ -6,15 +6,7 @@ import { UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.
 import type { Stack } from '../../src/sandbox/stack.js'
 import { useStack } from '../helpers/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
-
-const MARIO = {
-  userGroup: 'customer',
-  name: 'Mario',
-  surname: 'Rossi',
-  email: 'mario.rossi@example.com',
-  username: 'mario.rossi',
-  roles: ['customer-basic', 'customer-premium'],
-}
+import { MARIO, inOneHour } from './users-create-helpers.js'
 
 /** Generated passwords: `length` characters with a lower, an upper, a digit and a symbol. */
 function expectGeneratedPassword(password: unknown, length: number): void {
@@ -46,8 +38,6 @@ function expectNothingWritten(stack: Stack): void {
   expect(stack.rond.requests).toHaveLength(0)
   expect(stack.timer.expirations()).toEqual([])
 }
-
-const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString()
 
 describe('POST /users/ creating the CRUD user and the auth user', () => {
   const stack = useStack({ env: { TIMER_SERVICE_HEADERS: 'client-type,secret' } })

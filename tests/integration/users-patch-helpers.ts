@@ -1,10 +1,10 @@
 // Shared fixtures of the PATCH /users/:id tests: users seeded straight into the four emulators,
 // snapshots of everything a PATCH may change, and a cross-peer trace of the calls ums makes.
 import { randomBytes } from 'node:crypto'
-import { request } from 'undici'
 import { expect } from 'vitest'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+import { postSchedule } from '../helpers/timer.js'
 
 export const PASSWORD = 'Secret-Pass1'
 /** A date far enough in the future that no timer fires during a test. */
@@ -58,21 +58,15 @@ let counter = 0
 /** Schedules a timer on the emulator the way ums does (PATCH <ums>/users/:id {$set:{blocked:true}}). */
 export async function scheduleTimer(stack: Stack, userId: string, expirationDate: string): Promise<string> {
   const ums = new URL(stack.url)
-  const now = new Date()
-  const response = await request(`${stack.timer.url}/schedule`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      payload: { $set: { blocked: true } },
-      startDate: now.toISOString(),
-      expirationIntervalMs: Math.max(0, Date.parse(expirationDate) - now.getTime()),
-      applicantService: 'user-manager-service',
-      outputMode: { type: 'rest', method: 'patch', protocol: 'http', hostname: ums.hostname, port: Number(ums.port), path: `/users/${userId}`, headers: {} },
-    }),
+  const { status, expirationId } = await postSchedule(stack, new Date(expirationDate), {
+    applicantService: 'user-manager-service',
+    hostname: ums.hostname,
+    port: Number(ums.port),
+    path: `/users/${userId}`,
+    headers: {},
   })
-  const body = (await response.body.json()) as { expirationId: string }
-  expect(response.statusCode).toBe(200)
-  return body.expirationId
+  expect(status).toBe(200)
+  return expirationId
 }
 
 /**

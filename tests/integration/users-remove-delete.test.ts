@@ -1,100 +1,40 @@
 // DELETE /users/:id over HTTP against the emulators, with AUTH_HARD_DELETE on and off: the happy
 // paths, the Timer Service abort, and every step failing (SPEC §5 safety order).
 import { describe, expect, it } from 'vitest'
-import { request } from 'undici'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
-import type { Stack } from '../../src/sandbox/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
 import { useStack } from '../helpers/stack.js'
+import {
+  AUTH_BLOCK,
+  AUTH_DELETE,
+  CRUD_READ,
+  HARD_DELETE_MODES,
+  HOUR,
+  UNKNOWN_ID,
+  WALK_TO_DELETED,
+  authCallsTo,
+  crudUser,
+  expectAuth,
+  itFailsAtEachStep,
+  scheduleTimer,
+  seedUser,
+  type State,
+  type Step,
+} from './users-remove-helpers.js'
 
-type State = 'PUBLIC' | 'DRAFT' | 'TRASH' | 'DELETED'
 const STATES: State[] = ['PUBLIC', 'DRAFT', 'TRASH', 'DELETED']
-const HOUR = 3_600_000
-const UNKNOWN_ID = '0123456789abcdef01234567'
-
-let sequence = 0
-
-/** A CRUD user (and its auth user unless `auth: false`); TRASH/DRAFT/DELETED users start blocked. */
-function seedUser(stack: Stack, options: { state?: State; auth?: boolean; blocked?: boolean; fields?: Record<string, unknown> } = {}) {
-  sequence += 1
-  const state = options.state ?? 'PUBLIC'
-  const email = `delete-user-${sequence}@example.com`
-  const username = `delete-user-${sequence}`
-  const authUser = options.auth === false ? undefined : stack.auth0.seedUser({ email, username, password: 'Secret-Pass1', blocked: options.blocked ?? state !== 'PUBLIC' })
-  const [userId] = stack.crud.seed(USERS_ENDPOINT, [
-    { userGroup: 'customer', name: 'Mario', surname: 'Rossi', email, username, __STATE__: state, ...(authUser ? { authUserId: authUser.user_id } : {}), ...options.fields },
-  ])
-  return { userId: userId!, authUserId: authUser?.user_id ?? '' }
-}
-
-function crudUser(stack: Stack, userId: string): Record<string, unknown> | undefined {
-  return stack.crud.documents(USERS_ENDPOINT).find((doc) => doc._id === userId)
-}
-
-/** A pending timer in the Timer Service emulator, created through its HTTP API. */
-async function scheduleTimer(stack: Stack, expiresAt: Date): Promise<string> {
-  const now = new Date()
-  const answer = await request(`${stack.timer.url}/schedule`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      payload: { $set: { blocked: true } },
-      startDate: now.toISOString(),
-      expirationIntervalMs: Math.max(0, expiresAt.getTime() - now.getTime()),
-      applicantService: 'tests',
-      outputMode: { type: 'rest', method: 'patch', protocol: 'http', hostname: '127.0.0.1', port: 9, path: '/users/x' },
-    }),
-  })
-  const { expirationId } = (await answer.body.json()) as { expirationId: string }
-  return expirationId
-}
-
-function authCallsTo(stack: Stack) {
-  return stack.auth0.requests.filter((r) => r.path.startsWith('/users'))
-}
-
-/** Answered faults, one test each; timeouts (about 1 s each) run side by side in one test. */
-const FAULTS = [
-  ['a 500', { status: 500 }, 'responded with a 500 status code'],
-  ['a reset connection', { reset: true }, 'failed: connection reset'],
-] as const
-const TIMEOUT = 'failed: timeout after 300 ms'
-
-const stateTo = (state: State) => (req: { body: unknown }) => (req.body as { stateTo?: unknown } | undefined)?.stateTo === state
-
-interface Step {
-  name: string
-  peer: 'crud' | 'auth0'
-  rule: (ids: { userId: string; authUserId: string }) => FaultRule
-  call: string
-  /** Where the user is left: CRUD state (undefined = document gone) and auth user (blocked, or gone). */
-  left: { state: State | undefined; auth: 'unblocked' | 'blocked' | 'gone' }
-}
-
-const CRUD_GET: Step = { name: 'CRUD read', peer: 'crud', rule: ({ userId }) => ({ method: 'GET', path: `/users/${userId}` }), call: 'CRUD GET /users/:id', left: { state: 'PUBLIC', auth: 'unblocked' } }
-const AUTH_BLOCK: Step = { name: 'auth block', peer: 'auth0', rule: ({ authUserId }) => ({ method: 'PATCH', path: `/users/${authUserId}` }), call: 'AUTH PATCH /users/:userID', left: { state: 'PUBLIC', auth: 'unblocked' } }
 
 const HARD_STEPS: Step[] = [
-  CRUD_GET,
-  AUTH_BLOCK,
-  { name: 'CRUD move to TRASH', peer: 'crud', rule: ({ userId }) => ({ method: 'POST', path: `/users/${userId}/state`, match: stateTo('TRASH') }), call: 'CRUD POST /users/:id/state', left: { state: 'PUBLIC', auth: 'blocked' } },
-  { name: 'CRUD move to DELETED', peer: 'crud', rule: ({ userId }) => ({ method: 'POST', path: `/users/${userId}/state`, match: stateTo('DELETED') }), call: 'CRUD POST /users/:id/state', left: { state: 'TRASH', auth: 'blocked' } },
-  { name: 'auth delete', peer: 'auth0', rule: ({ authUserId }) => ({ method: 'DELETE', path: `/users/${authUserId}` }), call: 'AUTH DELETE /users/:userID', left: { state: 'DELETED', auth: 'blocked' } },
-  { name: 'CRUD delete', peer: 'crud', rule: ({ userId }) => ({ method: 'DELETE', path: `/users/${userId}` }), call: 'CRUD DELETE /users/:id', left: { state: 'DELETED', auth: 'gone' } },
+  ...WALK_TO_DELETED,
+  AUTH_DELETE,
+  { name: 'CRUD delete', peer: 'crud', rule: ({ userId }) => ({ method: 'DELETE', path: `/users/${userId}` }), call: 'CRUD DELETE /users/:id', left: ['DELETED', 'gone'] },
 ]
 
 const SOFT_STEPS: Step[] = [
-  CRUD_GET,
+  CRUD_READ,
   AUTH_BLOCK,
-  { name: 'CRUD delete', peer: 'crud', rule: ({ userId }) => ({ method: 'DELETE', path: `/users/${userId}` }), call: 'CRUD DELETE /users/:id', left: { state: 'PUBLIC', auth: 'blocked' } },
+  { name: 'CRUD delete', peer: 'crud', rule: ({ userId }) => ({ method: 'DELETE', path: `/users/${userId}` }), call: 'CRUD DELETE /users/:id', left: ['PUBLIC', 'blocked'] },
 ]
-
-function expectAuth(stack: Stack, authUserId: string, expected: 'unblocked' | 'blocked' | 'gone') {
-  const authUser = stack.auth0.getUser(authUserId)
-  if (expected === 'gone') expect(authUser).toBeUndefined()
-  else expect(authUser?.blocked ?? false).toBe(expected === 'blocked')
-}
 
 describe.each([
   { hard: true, env: {}, steps: HARD_STEPS },
@@ -198,51 +138,21 @@ describe.each([
     expectAuth(stack.current, authUserId, removedAuth)
   })
 
-  async function expectRetryFinishes(ids: { userId: string; authUserId: string }) {
-    const retry = await stack.call('DELETE', `/users/${ids.userId}`)
-    expect(retry.status).toBe(204)
-    expect(crudUser(stack.current, ids.userId)).toBeUndefined()
-    expectAuth(stack.current, ids.authUserId, removedAuth)
-  }
-
-  describe.each(steps)('when the $name fails', (step) => {
-    it.each(FAULTS)('answers 500 on %s, leaves the user consistent, and a retry finishes', async (_case, fault, suffix) => {
-      const ids = seedUser(stack.current)
-      stack.current[step.peer].injectFault({ ...step.rule(ids), ...fault })
-      const answer = await stack.call('DELETE', `/users/${ids.userId}`)
-      expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while deleting user: ${step.call} ${suffix}` })
-      expectConsistent(stack.current)
-      expect(crudUser(stack.current, ids.userId)?.__STATE__).toBe(step.left.state)
-      expectAuth(stack.current, ids.authUserId, step.left.auth)
-
-      stack.current[step.peer].clearFaults()
-      await expectRetryFinishes(ids)
-    })
-  })
-
-  it(`answers 500 when any step times out (${steps.length} steps, one user each, side by side), leaving every user consistent`, async () => {
-    const cases = steps.map((step) => {
-      const ids = seedUser(stack.current)
-      stack.current[step.peer].injectFault({ ...step.rule(ids), hang: true })
-      return { step, ids }
-    })
-    const answers = await Promise.all(cases.map(({ ids }) => stack.call('DELETE', `/users/${ids.userId}`)))
-    expectConsistent(stack.current)
-    for (const [index, { step, ids }] of cases.entries()) {
-      expect(answers[index]?.status, step.name).toBe(500)
-      expect(answers[index]?.body, step.name).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while deleting user: ${step.call} ${TIMEOUT}` })
-      expect(crudUser(stack.current, ids.userId)?.__STATE__, step.name).toBe(step.left.state)
-      expectAuth(stack.current, ids.authUserId, step.left.auth)
-    }
-    for (const { ids } of cases) await expectRetryFinishes(ids)
+  itFailsAtEachStep({
+    stack,
+    steps,
+    send: (ids) => stack.call('DELETE', `/users/${ids.userId}`),
+    error: 'Error while deleting user',
+    expectRetry: async (ids) => {
+      const retry = await stack.call('DELETE', `/users/${ids.userId}`)
+      expect(retry.status).toBe(204)
+      expect(crudUser(stack.current, ids.userId)).toBeUndefined()
+      expectAuth(stack.current, ids.authUserId, removedAuth)
+    },
   })
 })
 
-describe.each([
-  { hard: true, env: {} },
-  { hard: false, env: { AUTH_HARD_DELETE: 'false' } },
-])('DELETE /users/:id with AUTH_HARD_DELETE=$hard and the CRUD refusing connections', ({ env }) => {
+describe.each(HARD_DELETE_MODES)('DELETE /users/:id with AUTH_HARD_DELETE=$hard and the CRUD refusing connections', ({ env }) => {
   const stack = useStack({ env, unreachable: ['crud'] })
 
   it('answers 500 and touches no auth user', async () => {
@@ -256,10 +166,7 @@ describe.each([
   })
 })
 
-describe.each([
-  { hard: true, env: {} },
-  { hard: false, env: { AUTH_HARD_DELETE: 'false' } },
-])('DELETE /users/:id with AUTH_HARD_DELETE=$hard and the auth service refusing connections', ({ env }) => {
+describe.each(HARD_DELETE_MODES)('DELETE /users/:id with AUTH_HARD_DELETE=$hard and the auth service refusing connections', ({ env }) => {
   const stack = useStack({ env, unreachable: ['auth'] })
 
   it('answers 500 and leaves the CRUD user as it was', async () => {

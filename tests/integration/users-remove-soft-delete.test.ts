@@ -2,75 +2,28 @@
 // walk to DELETED, the auth delete or block, resuming after a partial failure, and every step
 // failing (SPEC §5 safety order).
 import { describe, expect, it } from 'vitest'
-import { request } from 'undici'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
-import type { Stack } from '../../src/sandbox/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
 import { useStack } from '../helpers/stack.js'
-
-type State = 'PUBLIC' | 'DRAFT' | 'TRASH' | 'DELETED'
-type AuthState = 'unblocked' | 'blocked' | 'gone'
-const UNKNOWN_ID = '0123456789abcdef01234567'
-const HOUR = 3_600_000
-
-let sequence = 0
-
-/** A CRUD user (and its auth user unless `auth: false`); TRASH/DRAFT/DELETED users start blocked. */
-function seedUser(stack: Stack, options: { state?: State; auth?: boolean; blocked?: boolean; fields?: Record<string, unknown> } = {}) {
-  sequence += 1
-  const state = options.state ?? 'PUBLIC'
-  const email = `soft-user-${sequence}@example.com`
-  const authUser = options.auth === false ? undefined : stack.auth0.seedUser({ email, username: `soft-user-${sequence}`, password: 'Secret-Pass1', blocked: options.blocked ?? state !== 'PUBLIC' })
-  const [userId] = stack.crud.seed(USERS_ENDPOINT, [
-    { userGroup: 'customer', name: 'Mario', surname: 'Rossi', email, __STATE__: state, ...(authUser ? { authUserId: authUser.user_id } : {}), ...options.fields },
-  ])
-  return { userId: userId!, authUserId: authUser?.user_id ?? '' }
-}
-
-function expectUser(stack: Stack, ids: { userId: string; authUserId: string }, state: State, auth: AuthState) {
-  expect(stack.crud.documents(USERS_ENDPOINT).find((doc) => doc._id === ids.userId)?.__STATE__).toBe(state)
-  const authUser = stack.auth0.getUser(ids.authUserId)
-  if (auth === 'gone') expect(authUser).toBeUndefined()
-  else expect(authUser?.blocked ?? false).toBe(auth === 'blocked')
-}
-
-function stateCalls(stack: Stack, userId: string): unknown[] {
-  return stack.crud.requestsTo('POST', `/users/${userId}/state`).map((r) => (r.body as { stateTo?: unknown }).stateTo)
-}
-
-function authCallsTo(stack: Stack) {
-  return stack.auth0.requests.filter((r) => r.path.startsWith('/users'))
-}
-
-/** Answered faults, one test each; timeouts (about 1 s each) run side by side in one test. */
-const FAULTS = [
-  ['a 500', { status: 500 }, 'responded with a 500 status code'],
-  ['a reset connection', { reset: true }, 'failed: connection reset'],
-] as const
-const TIMEOUT = 'failed: timeout after 300 ms'
-
-const stateTo = (state: State) => (req: { body: unknown }) => (req.body as { stateTo?: unknown } | undefined)?.stateTo === state
-
-interface Step {
-  name: string
-  peer: 'crud' | 'auth0'
-  rule: (ids: { userId: string; authUserId: string }) => FaultRule
-  call: string
-  left: [State, AuthState]
-}
-
-const STEPS: Step[] = [
-  { name: 'CRUD read', peer: 'crud', rule: (ids) => ({ method: 'GET', path: `/users/${ids.userId}` }), call: 'CRUD GET /users/:id', left: ['PUBLIC', 'unblocked'] },
-  { name: 'auth block', peer: 'auth0', rule: (ids) => ({ method: 'PATCH', path: `/users/${ids.authUserId}` }), call: 'AUTH PATCH /users/:userID', left: ['PUBLIC', 'unblocked'] },
-  { name: 'CRUD move to TRASH', peer: 'crud', rule: (ids) => ({ method: 'POST', path: `/users/${ids.userId}/state`, match: stateTo('TRASH') }), call: 'CRUD POST /users/:id/state', left: ['PUBLIC', 'blocked'] },
-  { name: 'CRUD move to DELETED', peer: 'crud', rule: (ids) => ({ method: 'POST', path: `/users/${ids.userId}/state`, match: stateTo('DELETED') }), call: 'CRUD POST /users/:id/state', left: ['TRASH', 'blocked'] },
-]
-const AUTH_DELETE: Step = { name: 'auth delete', peer: 'auth0', rule: (ids) => ({ method: 'DELETE', path: `/users/${ids.authUserId}` }), call: 'AUTH DELETE /users/:userID', left: ['DELETED', 'blocked'] }
+import {
+  AUTH_DELETE,
+  HARD_DELETE_MODES,
+  HOUR,
+  UNKNOWN_ID,
+  WALK_TO_DELETED,
+  authCallsTo,
+  expectUser,
+  itFailsAtEachStep,
+  scheduleTimer,
+  seedUser,
+  stateCalls,
+  stateTo,
+  type AuthState,
+} from './users-remove-helpers.js'
 
 describe.each([
-  { hard: true, env: {}, steps: [...STEPS, AUTH_DELETE] },
-  { hard: false, env: { AUTH_HARD_DELETE: 'false' }, steps: STEPS },
+  { hard: true, env: {}, steps: [...WALK_TO_DELETED, AUTH_DELETE] },
+  { hard: false, env: { AUTH_HARD_DELETE: 'false' }, steps: WALK_TO_DELETED },
 ])('POST /users/:id/soft-delete with AUTH_HARD_DELETE=$hard', ({ hard, env, steps }) => {
   const stack = useStack({ env: { UPSTREAM_TIMEOUT_MS: '300', ...env } })
   const removedAuth: AuthState = hard ? 'gone' : 'blocked'
@@ -134,18 +87,9 @@ describe.each([
     ['aborts', undefined],
     ['ignores a failure to abort', { status: 500 }],
   ] as const)('%s a pending expiry timer', async (_case, fault) => {
-    const schedule = await request(`${stack.current.timer.url}/schedule`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        startDate: new Date().toISOString(),
-        expirationIntervalMs: HOUR,
-        applicantService: 'tests',
-        outputMode: { type: 'rest', method: 'patch', protocol: 'http', hostname: '127.0.0.1', port: 9, path: '/users/x' },
-      }),
-    })
-    const { expirationId } = (await schedule.body.json()) as { expirationId: string }
-    const ids = seedUser(stack.current, { fields: { expirationDate: new Date(Date.now() + HOUR).toISOString(), expirationId } })
+    const expiresAt = new Date(Date.now() + HOUR)
+    const expirationId = await scheduleTimer(stack.current, expiresAt)
+    const ids = seedUser(stack.current, { fields: { expirationDate: expiresAt.toISOString(), expirationId } })
     if (fault) stack.current.timer.injectFault({ method: 'POST', path: '/abort', ...fault })
     const answer = await stack.call('POST', `/users/${ids.userId}/soft-delete`)
     expect(answer.status).toBe(204)
@@ -175,42 +119,17 @@ describe.each([
     expectConsistent(stack.current)
   })
 
-  async function expectRetryFinishes(ids: { userId: string; authUserId: string }) {
-    const retry = await stack.call('POST', `/users/${ids.userId}/soft-delete`)
-    expect(retry.status).toBe(204)
-    expectUser(stack.current, ids, 'DELETED', removedAuth)
-    expectConsistent(stack.current)
-  }
-
-  describe.each(steps)('when the $name fails', (step) => {
-    it.each(FAULTS)('answers 500 on %s, leaves the user consistent, and a retry finishes', async (_case, fault, suffix) => {
-      const ids = seedUser(stack.current)
-      stack.current[step.peer].injectFault({ ...step.rule(ids), ...fault })
-      const answer = await stack.call('POST', `/users/${ids.userId}/soft-delete`)
-      expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while soft deleting user: ${step.call} ${suffix}` })
+  itFailsAtEachStep({
+    stack,
+    steps,
+    send: (ids) => stack.call('POST', `/users/${ids.userId}/soft-delete`),
+    error: 'Error while soft deleting user',
+    expectRetry: async (ids) => {
+      const retry = await stack.call('POST', `/users/${ids.userId}/soft-delete`)
+      expect(retry.status).toBe(204)
+      expectUser(stack.current, ids, 'DELETED', removedAuth)
       expectConsistent(stack.current)
-      expectUser(stack.current, ids, ...step.left)
-
-      stack.current[step.peer].clearFaults()
-      await expectRetryFinishes(ids)
-    })
-  })
-
-  it(`answers 500 when any step times out (${steps.length} steps, one user each, side by side), leaving every user consistent`, async () => {
-    const cases = steps.map((step) => {
-      const ids = seedUser(stack.current)
-      stack.current[step.peer].injectFault({ ...step.rule(ids), hang: true })
-      return { step, ids }
-    })
-    const answers = await Promise.all(cases.map(({ ids }) => stack.call('POST', `/users/${ids.userId}/soft-delete`)))
-    expectConsistent(stack.current)
-    for (const [index, { step, ids }] of cases.entries()) {
-      expect(answers[index]?.status, step.name).toBe(500)
-      expect(answers[index]?.body, step.name).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while soft deleting user: ${step.call} ${TIMEOUT}` })
-      expectUser(stack.current, ids, ...step.left)
-    }
-    for (const { ids } of cases) await expectRetryFinishes(ids)
+    },
   })
 })
 
@@ -228,10 +147,7 @@ describe('POST /users/:id/soft-delete with the CRUD refusing connections', () =>
   })
 })
 
-describe.each([
-  { hard: true, env: {} },
-  { hard: false, env: { AUTH_HARD_DELETE: 'false' } },
-])('POST /users/:id/soft-delete with AUTH_HARD_DELETE=$hard and the auth service refusing connections', ({ env }) => {
+describe.each(HARD_DELETE_MODES)('POST /users/:id/soft-delete with AUTH_HARD_DELETE=$hard and the auth service refusing connections', ({ env }) => {
   const stack = useStack({ env, unreachable: ['auth'] })
 
   it('answers 500 and leaves the CRUD state unchanged', async () => {

@@ -3,46 +3,24 @@
 // unblock only after reaching PUBLIC).
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
-import type { Stack } from '../../src/sandbox/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
 import { useStack } from '../helpers/stack.js'
+import {
+  AUTH_BLOCK,
+  AUTH_DELETE,
+  FAULTS,
+  HARD_DELETE_MODES,
+  expectUser,
+  itTimesOutAtEveryStep,
+  seedUser,
+  type AuthState,
+  type SeededIds,
+  type State,
+  type Step as RemovalStep,
+} from './users-remove-helpers.js'
 
-type State = 'PUBLIC' | 'DRAFT' | 'TRASH' | 'DELETED'
-type AuthState = 'unblocked' | 'blocked' | 'gone'
-
-let sequence = 0
-
-/** A CRUD user and its auth user; TRASH/DRAFT/DELETED users start blocked. */
-function seedUser(stack: Stack, state: State, fields: Record<string, unknown> = {}) {
-  sequence += 1
-  const email = `state-fault-${sequence}@example.com`
-  const authUser = stack.auth0.seedUser({ email, username: `state-fault-${sequence}`, password: 'Secret-Pass1', blocked: state !== 'PUBLIC' })
-  const [userId] = stack.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Mario', surname: 'Rossi', email, authUserId: authUser.user_id, __STATE__: state, ...fields }])
-  return { userId: userId!, authUserId: authUser.user_id }
-}
-
-function expectUser(stack: Stack, ids: { userId: string; authUserId: string }, state: State, auth: AuthState) {
-  expect(stack.crud.documents(USERS_ENDPOINT).find((doc) => doc._id === ids.userId)?.__STATE__).toBe(state)
-  const authUser = stack.auth0.getUser(ids.authUserId)
-  if (auth === 'gone') expect(authUser).toBeUndefined()
-  else expect(authUser?.blocked ?? false).toBe(auth === 'blocked')
-}
-
-/** Answered faults, one test each; timeouts (about 1 s each) run side by side in one test. */
-const FAULTS = [
-  ['a 500', { status: 500 }, 'responded with a 500 status code'],
-  ['a reset connection', { reset: true }, 'failed: connection reset'],
-] as const
-const TIMEOUT = 'failed: timeout after 300 ms'
-
-interface Step {
-  name: string
-  peer: 'crud' | 'auth0'
-  rule: (ids: { userId: string; authUserId: string }) => FaultRule
-  call: string
-  /** Where the user is left, and what a retry (no faults) answers and leaves. */
-  left: [State, AuthState]
+interface Step extends RemovalStep {
+  /** What a retry (no faults) answers and leaves. */
   retry: { count: number; left: [State, AuthState] }
 }
 
@@ -59,7 +37,6 @@ const LIST = {
   rule: (ids) => ({ method: 'GET', path: '/users/', match: (req) => String((req.query as { _q?: unknown })._q ?? '').includes(ids.userId) }),
   call: 'CRUD GET /users/',
 } as const satisfies Partial<Step>
-const BLOCK = { name: 'auth block', peer: 'auth0', rule: (ids) => ({ method: 'PATCH', path: `/users/${ids.authUserId}` }), call: 'AUTH PATCH /users/:userID' } as const satisfies Partial<Step>
 const STATE = { name: 'CRUD state change', peer: 'crud', rule: (ids) => ({ method: 'POST', path: `/users/${ids.userId}/state` }), call: 'CRUD POST /users/:id/state' } as const satisfies Partial<Step>
 
 const toTrash: Scenario = {
@@ -67,7 +44,7 @@ const toTrash: Scenario = {
   to: 'TRASH',
   steps: [
     { ...LIST, left: ['PUBLIC', 'unblocked'], retry: { count: 1, left: ['TRASH', 'blocked'] } },
-    { ...BLOCK, left: ['PUBLIC', 'unblocked'], retry: { count: 1, left: ['TRASH', 'blocked'] } },
+    { ...AUTH_BLOCK, left: ['PUBLIC', 'unblocked'], retry: { count: 1, left: ['TRASH', 'blocked'] } },
     { ...STATE, left: ['PUBLIC', 'blocked'], retry: { count: 1, left: ['TRASH', 'blocked'] } },
   ],
 }
@@ -80,7 +57,7 @@ const toPublic: Scenario = {
     { ...STATE, left: ['DRAFT', 'blocked'], retry: { count: 1, left: ['PUBLIC', 'unblocked'] } },
     // The safe side of a failed unblock: published but still blocked. The user is no longer
     // DRAFT, so a retry does not match it (unblocking it takes a PATCH of `blocked`).
-    { ...BLOCK, name: 'auth unblock', left: ['PUBLIC', 'blocked'], retry: { count: 0, left: ['PUBLIC', 'blocked'] } },
+    { ...AUTH_BLOCK, name: 'auth unblock', left: ['PUBLIC', 'blocked'], retry: { count: 0, left: ['PUBLIC', 'blocked'] } },
   ],
 }
 
@@ -89,17 +66,10 @@ const toDeletedHard: Scenario = {
   to: 'DELETED',
   steps: [
     { ...LIST, left: ['TRASH', 'blocked'], retry: { count: 1, left: ['DELETED', 'gone'] } },
-    { ...BLOCK, left: ['TRASH', 'blocked'], retry: { count: 1, left: ['DELETED', 'gone'] } },
+    { ...AUTH_BLOCK, left: ['TRASH', 'blocked'], retry: { count: 1, left: ['DELETED', 'gone'] } },
     { ...STATE, left: ['TRASH', 'blocked'], retry: { count: 1, left: ['DELETED', 'gone'] } },
     // DELETED already, so a retry of this route skips it (soft-delete finishes the auth delete).
-    {
-      name: 'auth delete',
-      peer: 'auth0',
-      rule: (ids) => ({ method: 'DELETE', path: `/users/${ids.authUserId}` }),
-      call: 'AUTH DELETE /users/:userID',
-      left: ['DELETED', 'blocked'],
-      retry: { count: 0, left: ['DELETED', 'blocked'] },
-    },
+    { ...AUTH_DELETE, left: ['DELETED', 'blocked'], retry: { count: 0, left: ['DELETED', 'blocked'] } },
   ],
 }
 
@@ -115,7 +85,7 @@ describe.each([
 ])('POST /users/state with AUTH_HARD_DELETE=$hard', ({ env, scenarios }) => {
   const stack = useStack({ env: { UPSTREAM_TIMEOUT_MS: '300', ...env } })
 
-  async function expectRetry(scenario: Scenario, step: Step, ids: { userId: string; authUserId: string }) {
+  async function expectRetry(scenario: Scenario, step: Step, ids: SeededIds) {
     const retry = await stack.call('POST', '/users/state', { json: [{ filter: { _id: ids.userId }, stateTo: scenario.to }] })
     expect(retry.status).toBe(200)
     expect(retry.body).toBe(step.retry.count)
@@ -126,8 +96,8 @@ describe.each([
   describe.each(scenarios)('from $from to $to', (scenario) => {
     describe.each(scenario.steps)('when the $name fails', (step) => {
       it.each(FAULTS)('answers 500 on %s and leaves the user consistent', async (_case, fault, suffix) => {
-        const ids = seedUser(stack.current, scenario.from)
-        const bystander = seedUser(stack.current, scenario.from)
+        const ids = seedUser(stack.current, { state: scenario.from })
+        const bystander = seedUser(stack.current, { state: scenario.from })
         stack.current[step.peer].injectFault({ ...step.rule(ids), ...fault })
         const answer = await stack.call('POST', '/users/state', { json: [{ filter: { _id: ids.userId }, stateTo: scenario.to }] })
         expect(answer.status).toBe(500)
@@ -141,25 +111,18 @@ describe.each([
       })
     })
 
-    it(`answers 500 when any step times out (${scenario.steps.length} steps, one user each, side by side), leaving every user consistent`, async () => {
-      const cases = scenario.steps.map((step) => {
-        const ids = seedUser(stack.current, scenario.from)
-        stack.current[step.peer].injectFault({ ...step.rule(ids), hang: true })
-        return { step, ids }
-      })
-      const answers = await Promise.all(cases.map(({ ids }) => stack.call('POST', '/users/state', { json: [{ filter: { _id: ids.userId }, stateTo: scenario.to }] })))
-      expectConsistent(stack.current)
-      for (const [index, { step, ids }] of cases.entries()) {
-        expect(answers[index]?.status, step.name).toBe(500)
-        expect(answers[index]?.body, step.name).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while changing state of user: ${step.call} ${TIMEOUT}` })
-        expectUser(stack.current, ids, ...step.left)
-      }
-      for (const { step, ids } of cases) await expectRetry(scenario, step, ids)
+    itTimesOutAtEveryStep({
+      stack,
+      steps: scenario.steps,
+      seed: () => seedUser(stack.current, { state: scenario.from }),
+      send: (ids) => stack.call('POST', '/users/state', { json: [{ filter: { _id: ids.userId }, stateTo: scenario.to }] }),
+      error: 'Error while changing state of user',
+      expectRetry: (ids, step) => expectRetry(scenario, step, ids),
     })
   })
 
   it('stops at the first failing user and leaves every user of the batch consistent', async () => {
-    const users = Array.from({ length: 24 }, () => seedUser(stack.current, 'PUBLIC', { name: 'Batch' }))
+    const users = Array.from({ length: 24 }, () => seedUser(stack.current, { state: 'PUBLIC', fields: { name: 'Batch' } }))
     // The first user in the CRUD's order (by _id), so that most of the batch is still to start.
     const failing = [...users].sort((a, b) => (a.userId < b.userId ? -1 : 1))[0]!
     stack.current.auth0.injectFault({ method: 'PATCH', path: `/users/${failing.authUserId}`, status: 500 })
@@ -183,7 +146,7 @@ describe('POST /users/state with the CRUD refusing connections', () => {
   const stack = useStack({ unreachable: ['crud'] })
 
   it('answers 500 and touches no auth user', async () => {
-    const ids = seedUser(stack.current, 'PUBLIC')
+    const ids = seedUser(stack.current, { state: 'PUBLIC' })
     const answer = await stack.call('POST', '/users/state', { json: [{ filter: {}, stateTo: 'TRASH' }] })
     expect(answer.status).toBe(500)
     expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while changing state of user: CRUD GET /users/ failed: connection refused' })
@@ -193,10 +156,7 @@ describe('POST /users/state with the CRUD refusing connections', () => {
   })
 })
 
-describe.each([
-  { hard: true, env: {} },
-  { hard: false, env: { AUTH_HARD_DELETE: 'false' } },
-])('POST /users/state with AUTH_HARD_DELETE=$hard and the auth service refusing connections', ({ env }) => {
+describe.each(HARD_DELETE_MODES)('POST /users/state with AUTH_HARD_DELETE=$hard and the auth service refusing connections', ({ env }) => {
   const stack = useStack({ env, unreachable: ['auth'] })
   const refused = 'Error while changing state of user: AUTH PATCH /users/:userID failed: connection refused'
 
@@ -206,7 +166,7 @@ describe.each([
     ['TRASH', 'DELETED', 'TRASH', 'blocked'],
     ['DRAFT', 'PUBLIC', 'PUBLIC', 'blocked'],
   ] as const)('answers 500 moving %s to %s and leaves the user consistent', async (from, to, state, auth) => {
-    const ids = seedUser(stack.current, from)
+    const ids = seedUser(stack.current, { state: from })
     const answer = await stack.call('POST', '/users/state', { json: [{ filter: {}, stateTo: to }] })
     expect(answer.status).toBe(500)
     expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: refused })

@@ -2,53 +2,12 @@
 // move and are counted (CRUD §3.4 source rule), what happens to their auth users, paging over
 // many users, and bad bodies. Failing steps are in users-remove-state-faults.test.ts.
 import { describe, expect, it } from 'vitest'
-import { request } from 'undici'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import type { Stack } from '../../src/sandbox/stack.js'
 import { expectConsistent } from '../helpers/consistency.js'
 import { useStack } from '../helpers/stack.js'
+import { HARD_DELETE_MODES, HOUR, authBlocked, authCallsTo, crudUser, scheduleTimer, seedUser, stateCalls } from './users-remove-helpers.js'
 
-type State = 'PUBLIC' | 'DRAFT' | 'TRASH' | 'DELETED'
-const HOUR = 3_600_000
-
-let sequence = 0
-
-/** A CRUD user (and its auth user unless `auth: false`); TRASH/DRAFT/DELETED users start blocked. */
-function seedUser(stack: Stack, options: { state?: State; auth?: boolean; blocked?: boolean; fields?: Record<string, unknown> } = {}) {
-  sequence += 1
-  const state = options.state ?? 'PUBLIC'
-  const email = `state-user-${sequence}@example.com`
-  const username = `state-user-${sequence}`
-  const authUser = options.auth === false ? undefined : stack.auth0.seedUser({ email, username, password: 'Secret-Pass1', blocked: options.blocked ?? state !== 'PUBLIC' })
-  const [userId] = stack.crud.seed(USERS_ENDPOINT, [
-    { userGroup: 'customer', name: 'Mario', surname: 'Rossi', email, username, __STATE__: state, ...(authUser ? { authUserId: authUser.user_id } : {}), ...options.fields },
-  ])
-  return { userId: userId!, authUserId: authUser?.user_id ?? '' }
-}
-
-function crudUser(stack: Stack, userId: string): Record<string, unknown> | undefined {
-  return stack.crud.documents(USERS_ENDPOINT).find((doc) => doc._id === userId)
-}
-
-function authBlocked(stack: Stack, authUserId: string): boolean | undefined {
-  const user = stack.auth0.getUser(authUserId)
-  return user === undefined ? undefined : (user.blocked ?? false)
-}
-
-function stateCalls(stack: Stack): Array<{ id: string; stateTo: unknown }> {
-  return stack.crud
-    .requestsTo('POST', /^\/users\/[^/]+\/state$/)
-    .map((r) => ({ id: decodeURIComponent(r.path.split('/')[2]!), stateTo: (r.body as { stateTo?: unknown }).stateTo }))
-}
-
-function authCallsTo(stack: Stack) {
-  return stack.auth0.requests.filter((r) => r.path.startsWith('/users'))
-}
-
-describe.each([
-  { hard: true, env: {} },
-  { hard: false, env: { AUTH_HARD_DELETE: 'false' } },
-])('POST /users/state with AUTH_HARD_DELETE=$hard', ({ hard, env }) => {
+describe.each(HARD_DELETE_MODES)('POST /users/state with AUTH_HARD_DELETE=$hard', ({ hard, env }) => {
   const stack = useStack({ env })
 
   it('moves TRASH users to DELETED, skipping every other state, and deletes or blocks their auth users', async () => {
@@ -210,17 +169,7 @@ describe.each([
 
   it('aborts the pending expiry timer of a user moved to DELETED', async () => {
     const expiresAt = new Date(Date.now() + HOUR)
-    const schedule = await request(`${stack.current.timer.url}/schedule`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        startDate: new Date().toISOString(),
-        expirationIntervalMs: HOUR,
-        applicantService: 'tests',
-        outputMode: { type: 'rest', method: 'patch', protocol: 'http', hostname: '127.0.0.1', port: 9, path: '/users/x' },
-      }),
-    })
-    const { expirationId } = (await schedule.body.json()) as { expirationId: string }
+    const expirationId = await scheduleTimer(stack.current, expiresAt)
     const user = seedUser(stack.current, { state: 'TRASH', fields: { expirationDate: expiresAt.toISOString(), expirationId } })
     const answer = await stack.call('POST', '/users/state', { json: [{ filter: { _id: user.userId }, stateTo: 'DELETED' }] })
     expect(answer.body).toBe(1)

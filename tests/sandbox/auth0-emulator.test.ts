@@ -1,27 +1,16 @@
 // Auth0 Client emulator: configuration, client-type resolution, id encoding, the request log,
 // fault injection and reset (contract §8 items 1–9, 25, 26).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Auth0ClientEmulator, HEALTH_BODY, matchTarget } from '../../src/sandbox/auth0-emulator.js'
-import { call, importForm } from './auth0-helpers.js'
+import { call as callAt, importForm, useAuth0Emulator } from './auth0-helpers.js'
 
-const emulator = new Auth0ClientEmulator({ importTiming: { mode: 'manual' } })
-let base = ''
-
-beforeAll(async () => {
-  base = (await emulator.start()).url
-})
-afterAll(async () => {
-  await emulator.close()
-})
-beforeEach(() => {
-  emulator.reset()
-})
+const { emulator, call } = useAuth0Emulator({ importTiming: { mode: 'manual' } })
 
 const USER = { email: 'mario.rossi@example.com', password: 'Secret123', username: 'mario.rossi' }
 
 describe('health and configuration', () => {
   it.each(['/-/healthz', '/-/ready', '/-/check-up'])('serves %s', async (path) => {
-    const answer = await call(base, 'GET', path, { clientType: null })
+    const answer = await call('GET', path, { clientType: null })
     expect(answer.status).toBe(200)
     expect(answer.json).toEqual(HEALTH_BODY)
     expect(HEALTH_BODY).toEqual({ name: 'auth0-client', status: 'OK', version: '3.8.0' })
@@ -60,7 +49,7 @@ describe('health and configuration', () => {
 
   it('uses the configured password policy', async () => {
     emulator.configure({ passwordPolicy: (password) => password.length >= 3 })
-    const answer = await call(base, 'POST', '/users', { json: { ...USER, password: 'abc' } })
+    const answer = await call('POST', '/users', { json: { ...USER, password: 'abc' } })
     expect(answer.status).toBe(201)
   })
 })
@@ -68,7 +57,7 @@ describe('health and configuration', () => {
 describe('client type (item 6)', () => {
   it('uses the default client when the header is absent', async () => {
     emulator.seedUser(USER)
-    const answer = await call(base, 'POST', '/oauth/token', { clientType: null, form: { username: USER.email, password: USER.password } })
+    const answer = await call('POST', '/oauth/token', { clientType: null, form: { username: USER.email, password: USER.password } })
     expect(answer.status).toBe(200)
     expect(answer.json).toHaveProperty('accessToken')
   })
@@ -81,7 +70,7 @@ describe('client type (item 6)', () => {
       ['POST', '/users/import'],
       ['POST', '/change-password'],
     ] as const) {
-      const answer = await call(base, method, path, { clientType: 'intruder', ...(method === 'POST' && { json: {} }) })
+      const answer = await call(method, path, { clientType: 'intruder', ...(method === 'POST' && { json: {} }) })
       expect(answer.status, path).toBe(401)
       expect(answer.json).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'client type intruder is not configured' })
     }
@@ -96,26 +85,26 @@ describe('client type (item 6)', () => {
       ['GET', '/logout'],
       ['POST', '/change-password'],
     ] as const) {
-      const answer = await call(base, method, path, { clientType: null, ...(method === 'POST' && { json: {} }) })
+      const answer = await call(method, path, { clientType: null, ...(method === 'POST' && { json: {} }) })
       expect(answer.status, path).toBe(401)
     }
-    expect((await call(base, 'GET', '/users', { clientType: null })).status).toBe(200)
+    expect((await call('GET', '/users', { clientType: null })).status).toBe(200)
   })
 
   it('treats a default client that is not configured as no client', async () => {
     emulator.configure({ defaultClient: 'ghost' })
-    expect((await call(base, 'GET', '/userinfo', { clientType: null })).status).toBe(401)
+    expect((await call('GET', '/userinfo', { clientType: null })).status).toBe(401)
   })
 })
 
 describe('user ids in paths (item 7)', () => {
   it('accepts percent-encoded and raw ids', async () => {
     const user = emulator.seedUser(USER)
-    const encoded = await call(base, 'PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { user_metadata: { a: 1 } } })
+    const encoded = await call('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { user_metadata: { a: 1 } } })
     expect(encoded.status).toBe(200)
-    const raw = await call(base, 'PATCH', `/users/${user.user_id}`, { json: { user_metadata: { b: 2 } } })
+    const raw = await call('PATCH', `/users/${user.user_id}`, { json: { user_metadata: { b: 2 } } })
     expect(raw.status).toBe(200)
-    const lowerHex = await call(base, 'PATCH', `/users/${user.user_id.replace('|', '%7c')}`, { json: { user_metadata: { c: 3 } } })
+    const lowerHex = await call('PATCH', `/users/${user.user_id.replace('|', '%7c')}`, { json: { user_metadata: { c: 3 } } })
     expect(lowerHex.status).toBe(200)
     expect(emulator.getUser(user.user_id)?.user_metadata).toEqual({ a: 1, b: 2, c: 3 })
     // The log keeps the path as sent; requestsTo() matches the decoded form.
@@ -125,7 +114,7 @@ describe('user ids in paths (item 7)', () => {
       `/users/auth0|${id}`,
       `/users/auth0%7c${id}`,
     ])
-    expect((await call(base, 'DELETE', `/users/${encodeURIComponent(user.user_id)}`)).status).toBe(204)
+    expect((await call('DELETE', `/users/${encodeURIComponent(user.user_id)}`)).status).toBe(204)
     expect(emulator.getUser(user.user_id)).toBeUndefined()
   })
 })
@@ -133,7 +122,7 @@ describe('user ids in paths (item 7)', () => {
 describe('request log (item 8)', () => {
   it('records method, path, query, headers, content type, parsed form body and outcome', async () => {
     emulator.seedUser(USER)
-    await call(base, 'POST', '/oauth/token', {
+    await call('POST', '/oauth/token', {
       headers: { cookie: 'sid=abc', 'x-request-id': 'r-1' },
       form: { grant_type: 'password', username: USER.email, password: USER.password },
     })
@@ -149,9 +138,9 @@ describe('request log (item 8)', () => {
 
   it('records JSON bodies, raw queries and whether acl_rows was sent', async () => {
     const query = `_q=${encodeURIComponent(JSON.stringify({ user_id: { $in: ['auth0|x'] } }))}&_l=1`
-    await call(base, 'GET', `/users?${query}`)
-    await call(base, 'GET', '/users', { headers: { acl_rows: '{"a":1}' } })
-    await call(base, 'POST', '/refreshtoken', { json: { refresh_token: 'r' }, headers: { authorization: 'Bearer x' } })
+    await call('GET', `/users?${query}`)
+    await call('GET', '/users', { headers: { acl_rows: '{"a":1}' } })
+    await call('POST', '/refreshtoken', { json: { refresh_token: 'r' }, headers: { authorization: 'Bearer x' } })
     const [withQuery, withAcl] = emulator.requestsTo('GET', '/users')
     expect(withQuery?.rawQuery).toBe(query)
     expect(withQuery?.headers.acl_rows).toBeUndefined()
@@ -164,7 +153,7 @@ describe('request log (item 8)', () => {
 
   it('records multipart imports as field values plus a file summary', async () => {
     const users = [{ email: 'a@example.com' }]
-    await call(base, 'POST', '/users/import', { body: importForm(users, { upsert: 'true', external_id: 'ext-1', connection: 'Username-Password-Authentication' }) })
+    await call('POST', '/users/import', { body: importForm(users, { upsert: 'true', external_id: 'ext-1', connection: 'Username-Password-Authentication' }) })
     const [record] = emulator.requestsTo('POST', '/users/import')
     expect(record?.contentType).toMatch(/^multipart\/form-data; boundary=/)
     const size = Buffer.byteLength(JSON.stringify(users))
@@ -178,7 +167,7 @@ describe('request log (item 8)', () => {
   })
 
   it('records requests whose body cannot be parsed and answers with the Mia body', async () => {
-    const answer = await call(base, 'POST', '/users', { headers: { 'content-type': 'application/json' }, body: '{not json' })
+    const answer = await call('POST', '/users', { headers: { 'content-type': 'application/json' }, body: '{not json' })
     expect(answer.status).toBe(400)
     expect(answer.json).toMatchObject({ statusCode: 400, error: 'Bad Request' })
     const [record] = emulator.requestsTo('POST', '/users')
@@ -187,7 +176,7 @@ describe('request log (item 8)', () => {
   })
 
   it('answers unknown routes with a Mia 404', async () => {
-    const answer = await call(base, 'GET', '/nope')
+    const answer = await call('GET', '/nope')
     expect(answer.status).toBe(404)
     expect(answer.json).toMatchObject({ statusCode: 404, error: 'Not Found' })
   })
@@ -196,9 +185,9 @@ describe('request log (item 8)', () => {
 describe('fault injection (item 25)', () => {
   it('answers the next N calls of a route with the injected status, body and headers', async () => {
     emulator.injectFault({ method: 'GET', path: '/users', status: 503, body: { boom: true }, headers: { 'x-fault': '1' }, times: 2 })
-    const first = await call(base, 'GET', '/users')
-    const second = await call(base, 'GET', '/users')
-    const third = await call(base, 'GET', '/users')
+    const first = await call('GET', '/users')
+    const second = await call('GET', '/users')
+    const third = await call('GET', '/users')
     expect([first.status, second.status, third.status]).toEqual([503, 503, 200])
     expect(first.json).toEqual({ boom: true })
     expect(first.headers.get('x-fault')).toBe('1')
@@ -209,59 +198,59 @@ describe('fault injection (item 25)', () => {
     const mario = emulator.seedUser(USER)
     const luigi = emulator.seedUser({ email: 'luigi@example.com', password: 'Secret123', username: 'luigi' })
     emulator.injectFault({ method: 'PATCH', path: /^\/users\/.+$/, match: matchTarget(mario.user_id), status: 500, times: Infinity })
-    expect((await call(base, 'PATCH', `/users/${encodeURIComponent(luigi.user_id)}`, { json: { blocked: true } })).status).toBe(200)
-    expect((await call(base, 'PATCH', `/users/${encodeURIComponent(mario.user_id)}`, { json: { blocked: true } })).status).toBe(500)
-    expect((await call(base, 'PATCH', `/users/${encodeURIComponent(mario.user_id)}`, { json: { blocked: true } })).status).toBe(500)
+    expect((await call('PATCH', `/users/${encodeURIComponent(luigi.user_id)}`, { json: { blocked: true } })).status).toBe(200)
+    expect((await call('PATCH', `/users/${encodeURIComponent(mario.user_id)}`, { json: { blocked: true } })).status).toBe(500)
+    expect((await call('PATCH', `/users/${encodeURIComponent(mario.user_id)}`, { json: { blocked: true } })).status).toBe(500)
   })
 
   it('targets an email in the change-password body or in a _q filter', async () => {
     emulator.seedUser(USER)
     emulator.seedUser({ email: 'luigi@example.com', password: 'Secret123', username: 'luigi' })
     emulator.injectFault({ match: matchTarget('MARIO.ROSSI@example.com'), status: 429, times: Infinity })
-    expect((await call(base, 'POST', '/change-password', { json: { email: 'luigi@example.com' } })).status).toBe(200)
-    expect((await call(base, 'POST', '/change-password', { json: { email: USER.email } })).status).toBe(429)
+    expect((await call('POST', '/change-password', { json: { email: 'luigi@example.com' } })).status).toBe(200)
+    expect((await call('POST', '/change-password', { json: { email: USER.email } })).status).toBe(429)
     const filter = encodeURIComponent(JSON.stringify({ email: { $in: [USER.email] } }))
-    expect((await call(base, 'GET', `/users?_q=${filter}`)).status).toBe(429)
+    expect((await call('GET', `/users?_q=${filter}`)).status).toBe(429)
     expect(emulator.outbox.map((entry) => entry.email)).toEqual(['luigi@example.com'])
   })
 
   it('fires with the given probability', async () => {
     emulator.injectFault({ path: '/users', status: 500, probability: 0, times: Infinity })
-    for (let i = 0; i < 5; i += 1) expect((await call(base, 'GET', '/users')).status).toBe(200)
+    for (let i = 0; i < 5; i += 1) expect((await call('GET', '/users')).status).toBe(200)
     emulator.clearFaults()
     emulator.injectFault({ path: '/users', status: 502, probability: 1, times: 2 })
-    expect((await call(base, 'GET', '/users')).status).toBe(502)
+    expect((await call('GET', '/users')).status).toBe(502)
   })
 
   it('adds latency and then runs the real handler', async () => {
     emulator.injectFault({ path: '/users', delayMs: 80 })
     const started = Date.now()
-    const answer = await call(base, 'GET', '/users')
+    const answer = await call('GET', '/users')
     expect(answer.status).toBe(200)
     expect(Date.now() - started).toBeGreaterThanOrEqual(75)
   })
 
   it('hangs until the client gives up, and resets connections', async () => {
     emulator.injectFault({ path: '/users', hang: true })
-    await expect(fetch(`${base}/users`, { signal: AbortSignal.timeout(100) })).rejects.toThrow()
+    await expect(fetch(`${emulator.url}/users`, { signal: AbortSignal.timeout(100) })).rejects.toThrow()
     emulator.injectFault({ path: '/users', reset: true })
-    await expect(fetch(`${base}/users`)).rejects.toThrow()
+    await expect(fetch(`${emulator.url}/users`)).rejects.toThrow()
     expect(emulator.requestsTo('GET', '/users').map((record) => record.outcome)).toEqual(['hang', 'reset'])
-    expect((await call(base, 'GET', '/users')).status).toBe(200)
+    expect((await call('GET', '/users')).status).toBe(200)
   })
 })
 
 describe('reset (item 26)', () => {
   it('clears users, sessions, jobs, outbox, buckets, faults, the log, and restores options', async () => {
     const user = emulator.seedUser(USER)
-    const login = await call(base, 'POST', '/oauth/token', { form: { username: USER.email, password: USER.password } })
+    const login = await call('POST', '/oauth/token', { form: { username: USER.email, password: USER.password } })
     const { accessToken } = login.json as { accessToken: string }
-    await call(base, 'POST', '/change-password', { json: { email: USER.email } })
-    const created = await call(base, 'POST', '/users/import', { body: importForm([{ email: 'b@example.com' }]) })
+    await call('POST', '/change-password', { json: { email: USER.email } })
+    const created = await call('POST', '/users/import', { body: importForm([{ email: 'b@example.com' }]) })
     const { id } = created.json as { id: string }
     emulator.configure({ rateLimits: { managementApi: { burst: 1, perSecond: 0.001 } }, tokenLifetimeSeconds: 1 })
-    await call(base, 'GET', '/users')
-    expect((await call(base, 'GET', '/users')).status).toBe(429)
+    await call('GET', '/users')
+    expect((await call('GET', '/users')).status).toBe(429)
     emulator.injectFault({ path: '/userinfo', status: 500, times: Infinity })
 
     emulator.reset()
@@ -273,8 +262,8 @@ describe('reset (item 26)', () => {
     expect(emulator.importJob(id)).toBeUndefined()
     expect(emulator.config.tokenLifetimeSeconds).toBe(86400)
     expect(emulator.config.importTiming).toEqual({ mode: 'manual' })
-    expect((await call(base, 'GET', '/users')).status).toBe(200)
-    const userinfo = await call(base, 'GET', '/userinfo', { headers: { authorization: `Bearer ${accessToken}` } })
+    expect((await call('GET', '/users')).status).toBe(200)
+    const userinfo = await call('GET', '/userinfo', { headers: { authorization: `Bearer ${accessToken}` } })
     expect(userinfo.status).toBe(401)
   })
 
@@ -282,10 +271,10 @@ describe('reset (item 26)', () => {
     const limited = new Auth0ClientEmulator({ rateLimits: { managementApi: { burst: 1, perSecond: 0.001 } } })
     const url = (await limited.start()).url
     try {
-      expect((await call(url, 'GET', '/users')).status).toBe(200)
-      expect((await call(url, 'GET', '/users')).status).toBe(429)
+      expect((await callAt(url, 'GET', '/users')).status).toBe(200)
+      expect((await callAt(url, 'GET', '/users')).status).toBe(429)
       limited.reset()
-      expect((await call(url, 'GET', '/users')).status).toBe(200)
+      expect((await callAt(url, 'GET', '/users')).status).toBe(200)
     } finally {
       await limited.close()
     }

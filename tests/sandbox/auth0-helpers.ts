@@ -1,10 +1,10 @@
-// Shared by the Auth0 Client emulator tests: a small fetch wrapper that reads the whole answer.
-export interface Answer {
-  status: number
-  headers: Headers
-  text: string
-  json: unknown
-}
+// Shared by the Auth0 Client emulator tests: a small fetch wrapper that reads the whole answer,
+// and the emulator of a test file.
+import { afterAll, beforeAll, beforeEach } from 'vitest'
+import { Auth0ClientEmulator, type Auth0EmulatorOptions } from '../../src/sandbox/auth0-emulator.js'
+import { readAnswer, type FetchAnswer } from '../helpers/fetch-answer.js'
+
+export type Answer = FetchAnswer
 
 export interface CallOptions {
   headers?: Record<string, string>
@@ -26,15 +26,26 @@ export async function call(baseUrl: string, method: string, path: string, option
     headers['content-type'] = 'application/x-www-form-urlencoded'
     body = new URLSearchParams(options.form).toString()
   }
-  const response = await fetch(`${baseUrl}${path}`, { method, headers, body, redirect: 'manual' })
-  const text = await response.text()
-  let json: unknown
-  try {
-    json = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, headers: response.headers, text, json }
+  return readAnswer(await fetch(`${baseUrl}${path}`, { method, headers, body, redirect: 'manual' }))
+}
+
+/**
+ * An emulator for the file (or describe block): started before all its tests, reset before each
+ * one, closed after; `call` sends to it (see `call` above for the options).
+ */
+export function useAuth0Emulator(options?: Auth0EmulatorOptions) {
+  const emulator = new Auth0ClientEmulator(options)
+  let base = ''
+  beforeAll(async () => {
+    base = (await emulator.start()).url
+  })
+  afterAll(async () => {
+    await emulator.close()
+  })
+  beforeEach(() => {
+    emulator.reset()
+  })
+  return { emulator, call: (method: string, path: string, callOptions?: CallOptions) => call(base, method, path, callOptions) }
 }
 
 /** The multipart body of `POST /users/import`, as the UMS sends it. */

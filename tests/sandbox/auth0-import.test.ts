@@ -1,22 +1,11 @@
 // Auth0 Client emulator: bulk import jobs (contract §3.11–§3.13, §5, §8 items 20–23).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { IMPORT_FILE_MAX_BYTES } from '../../src/auth-providers/auth0-contract.js'
 import { Auth0ClientEmulator, type Auth0User, type ImportJobView } from '../../src/sandbox/auth0-emulator.js'
-import { call, eventually, importForm, sleep } from './auth0-helpers.js'
+import { call as callAt, eventually, importForm, sleep, useAuth0Emulator } from './auth0-helpers.js'
 
 const CONNECTION = 'Username-Password-Authentication'
-const emulator = new Auth0ClientEmulator({ importTiming: { mode: 'manual' } })
-let base = ''
-
-beforeAll(async () => {
-  base = (await emulator.start()).url
-})
-afterAll(async () => {
-  await emulator.close()
-})
-beforeEach(() => {
-  emulator.reset()
-})
+const { emulator, call } = useAuth0Emulator({ importTiming: { mode: 'manual' } })
 
 const HEX = 'a'.repeat(23)
 const fileUser = (i: number, extra: Record<string, unknown> = {}) => ({
@@ -28,7 +17,7 @@ const fileUser = (i: number, extra: Record<string, unknown> = {}) => ({
 })
 
 async function startImport(users: unknown, fields: Record<string, string> = { upsert: 'true', connection: CONNECTION, send_completion_email: 'false' }) {
-  return call(base, 'POST', '/users/import', { body: importForm(users, fields) })
+  return call('POST', '/users/import', { body: importForm(users, fields) })
 }
 
 async function runToEnd(users: unknown, fields?: Record<string, string>): Promise<ImportJobView> {
@@ -36,11 +25,11 @@ async function runToEnd(users: unknown, fields?: Record<string, string>): Promis
   expect(created.status).toBe(201)
   const { id } = created.json as ImportJobView
   emulator.advanceImportJob(id, 'completed')
-  return (await call(base, 'GET', `/users/import/status/${id}`)).json as ImportJobView
+  return (await call('GET', `/users/import/status/${id}`)).json as ImportJobView
 }
 
 async function errorsOf(jobId: string) {
-  return call(base, 'GET', `/users/import/status/${jobId}/errors`)
+  return call('GET', `/users/import/status/${jobId}/errors`)
 }
 
 describe('POST /users/import (item 20)', () => {
@@ -69,7 +58,7 @@ describe('POST /users/import (item 20)', () => {
   })
 
   it('also accepts a JSON body', async () => {
-    const answer = await call(base, 'POST', '/users/import', { json: { users: [fileUser(1)], upsert: true, external_id: 'x' } })
+    const answer = await call('POST', '/users/import', { json: { users: [fileUser(1)], upsert: true, external_id: 'x' } })
     expect(answer.status).toBe(201)
     expect(answer.json).toMatchObject({ upsert: true, external_id: 'x' })
     expect(emulator.requestsTo('POST', '/users/import')[0]?.contentType).toBe('application/json')
@@ -82,7 +71,7 @@ describe('POST /users/import (item 20)', () => {
     expect((await startImport([fileUser(1)], { connection: 'nope' })).status).toBe(400)
     const form = new FormData()
     form.append('upsert', 'true')
-    expect((await call(base, 'POST', '/users/import', { body: form })).status).toBe(400)
+    expect((await call('POST', '/users/import', { body: form })).status).toBe(400)
     expect((await startImport([fileUser(1)], { upsert: 'maybe' })).status).toBe(400)
     emulator.configure({ defaultConnection: null })
     expect((await startImport([fileUser(1)], {})).status).toBe(400)
@@ -119,11 +108,11 @@ describe('job lifecycle (items 21, 22)', () => {
     await sleep(100)
     expect(emulator.importJob(id)?.status).toBe('pending')
     emulator.advanceImportJob(id)
-    const processing = (await call(base, 'GET', `/users/import/status/${id}`)).json
+    const processing = (await call('GET', `/users/import/status/${id}`)).json
     expect(processing).toMatchObject({ status: 'processing', percentage_done: 0 })
     expect(emulator.listUsers()).toEqual([])
     emulator.advanceImportJob(id)
-    const done = (await call(base, 'GET', `/users/import/status/${id}`)).json
+    const done = (await call('GET', `/users/import/status/${id}`)).json
     expect(done).toMatchObject({ status: 'completed', summary: { failed: 0, updated: 0, inserted: 1, total: 1 } })
     expect(emulator.getUser(`auth0|${HEX}1`)).toMatchObject({ email: 'user1@example.com', username: 'user1' })
     expect(() => emulator.advanceImportJob(id)).toThrow(/completed/)
@@ -138,7 +127,7 @@ describe('job lifecycle (items 21, 22)', () => {
     expect(emulator.listUsers()).toEqual([])
     await eventually(() => emulator.importJob(id)?.status === 'processing')
     await sleep(120)
-    const processing = (await call(base, 'GET', `/users/import/status/${id}`)).json as ImportJobView
+    const processing = (await call('GET', `/users/import/status/${id}`)).json as ImportJobView
     expect(processing.status).toBe('processing')
     expect(processing.percentage_done).toBeGreaterThan(0)
     expect(processing.percentage_done).toBeLessThan(100)
@@ -169,7 +158,7 @@ describe('job lifecycle (items 21, 22)', () => {
 
   it('answers 404 for unknown jobs on status and errors', async () => {
     for (const path of ['/users/import/status/job_AAAAAAAAAAAAAAAA', '/users/import/status/job_AAAAAAAAAAAAAAAA/errors']) {
-      const answer = await call(base, 'GET', path)
+      const answer = await call('GET', path)
       expect(answer.status).toBe(404)
       expect(answer.json).toMatchObject({ statusCode: 404, error: 'Not Found', message: 'The job does not exist.' })
     }
@@ -283,9 +272,9 @@ describe('job lifecycle (items 21, 22)', () => {
     emulator.configure({ searchVisibilityDelayMs: 150 })
     await runToEnd([fileUser(1)])
     const filter = `_q=${encodeURIComponent(JSON.stringify({ email: { $in: ['user1@example.com'] } }))}`
-    expect((await call(base, 'GET', `/users?${filter}`)).json).toEqual([])
+    expect((await call('GET', `/users?${filter}`)).json).toEqual([])
     await sleep(170)
-    expect((await call(base, 'GET', `/users?${filter}`)).json).toHaveLength(1)
+    expect((await call('GET', `/users?${filter}`)).json).toHaveLength(1)
   })
 })
 
@@ -305,9 +294,9 @@ describe('manual overrides and realism switches (item 23)', () => {
     const job = await runToEnd([fileUser(1)])
     expect(job.status).toBe('completed')
     await sleep(80)
-    expect((await call(base, 'GET', `/users/import/status/${job.id}`)).json).toMatchObject({ status: 'expired', summary: { inserted: 1 } })
+    expect((await call('GET', `/users/import/status/${job.id}`)).json).toMatchObject({ status: 'expired', summary: { inserted: 1 } })
     await sleep(250)
-    expect((await call(base, 'GET', `/users/import/status/${job.id}`)).status).toBe(404)
+    expect((await call('GET', `/users/import/status/${job.id}`)).status).toBe(404)
   })
 
   it('stops timers on reset so that forgotten jobs never run', async () => {
@@ -321,7 +310,7 @@ describe('manual overrides and realism switches (item 23)', () => {
   it('stops timers on close so that a closed emulator leaves its jobs where they were', async () => {
     const automatic = new Auth0ClientEmulator({ importTiming: { mode: 'automatic', pendingMs: 30, processingMs: 30 } })
     const url = (await automatic.start()).url
-    const created = await call(url, 'POST', '/users/import', { body: importForm([fileUser(1)]) })
+    const created = await callAt(url, 'POST', '/users/import', { body: importForm([fileUser(1)]) })
     const { id } = created.json as ImportJobView
     await automatic.close()
     await sleep(100)

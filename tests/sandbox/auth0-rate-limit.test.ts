@@ -1,8 +1,8 @@
 // Auth0 Client emulator: the token bucket and the 429 answers per API class, relayed or
 // converted (contract §6, §8 items 5 and 24).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { Auth0ClientEmulator, TokenBucket } from '../../src/sandbox/auth0-emulator.js'
-import { call, importForm } from './auth0-helpers.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { TokenBucket } from '../../src/sandbox/auth0-emulator.js'
+import { importForm, useAuth0Emulator } from './auth0-helpers.js'
 
 describe('TokenBucket', () => {
   function fakeClock(start = 1_000_000) {
@@ -47,19 +47,12 @@ describe('TokenBucket', () => {
 })
 
 describe('429 answers over HTTP', () => {
-  const emulator = new Auth0ClientEmulator({ importTiming: { mode: 'manual' } })
-  let base = ''
+  const { emulator, call } = useAuth0Emulator({ importTiming: { mode: 'manual' } })
   const slow = { burst: 1, perSecond: 0.1 }
   const MARIO = { email: 'mario.rossi@example.com', password: 'Secret123', username: 'mario.rossi' }
 
-  beforeAll(async () => {
-    base = (await emulator.start()).url
-  })
-  afterAll(async () => {
-    await emulator.close()
-  })
+  // After the reset that useAuth0Emulator registers before each test.
   beforeEach(() => {
-    emulator.reset()
     emulator.seedUser(MARIO)
   })
 
@@ -74,16 +67,16 @@ describe('429 answers over HTTP', () => {
   }
 
   it('is disabled by default', async () => {
-    for (let i = 0; i < 20; i += 1) expect((await call(base, 'GET', '/users')).status).toBe(200)
+    for (let i = 0; i < 20; i += 1) expect((await call('GET', '/users')).status).toBe(200)
   })
 
   it('relays the management API 429 with the four headers', async () => {
     emulator.configure({ rateLimits: { managementApi: { burst: 2, perSecond: 0.5 } } })
-    const first = await call(base, 'GET', '/users')
+    const first = await call('GET', '/users')
     expect(first.headers.get('x-ratelimit-limit')).toBe('2')
     expect(first.headers.get('x-ratelimit-remaining')).toBe('1')
-    expect((await call(base, 'POST', '/users/import', { body: importForm([]) })).status).toBe(201)
-    const refused = await call(base, 'PATCH', '/users/auth0%7Cnobody', { json: { blocked: true } })
+    expect((await call('POST', '/users/import', { body: importForm([]) })).status).toBe(201)
+    const refused = await call('PATCH', '/users/auth0%7Cnobody', { json: { blocked: true } })
     expect(refused.status).toBe(429)
     expect(refused.json).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' })
     expectRateHeaders(refused.headers, 2, 2)
@@ -91,22 +84,22 @@ describe('429 answers over HTTP', () => {
 
   it('relays access_denied for /oauth/token and /refreshtoken', async () => {
     emulator.configure({ rateLimits: { authApi: { burst: 2, perSecond: 0.1 } } })
-    const login = await call(base, 'POST', '/oauth/token', { form: { username: MARIO.email, password: MARIO.password } })
+    const login = await call('POST', '/oauth/token', { form: { username: MARIO.email, password: MARIO.password } })
     const { accessToken, refreshToken } = login.json as { accessToken: string; refreshToken: string }
-    await call(base, 'POST', '/oauth/token', { form: { username: MARIO.email, password: MARIO.password } })
-    const refusedLogin = await call(base, 'POST', '/oauth/token', { form: { username: MARIO.email, password: MARIO.password } })
+    await call('POST', '/oauth/token', { form: { username: MARIO.email, password: MARIO.password } })
+    const refusedLogin = await call('POST', '/oauth/token', { form: { username: MARIO.email, password: MARIO.password } })
     expect(refusedLogin.status).toBe(429)
     expect(refusedLogin.json).toEqual({ error: 'access_denied', error_description: 'Global rate limit exceeded', error_uri: expect.stringContaining('auth0.com') })
     expectRateHeaders(refusedLogin.headers, 2, 10)
-    const refusedRefresh = await call(base, 'POST', '/refreshtoken', { headers: { authorization: `Bearer ${accessToken}` }, json: { refresh_token: refreshToken } })
+    const refusedRefresh = await call('POST', '/refreshtoken', { headers: { authorization: `Bearer ${accessToken}` }, json: { refresh_token: refreshToken } })
     expect(refusedRefresh.status).toBe(429)
     expect(refusedRefresh.json).toMatchObject({ error: 'access_denied' })
   })
 
   it('relays plain text for /userinfo', async () => {
     emulator.configure({ rateLimits: { authApi: slow } })
-    await call(base, 'GET', '/userinfo')
-    const refused = await call(base, 'GET', '/userinfo')
+    await call('GET', '/userinfo')
+    const refused = await call('GET', '/userinfo')
     expect(refused.status).toBe(429)
     expect(refused.text).toBe('Rate limit exceed')
     expect(refused.headers.get('content-type')).toMatch(/^text\/plain/)
@@ -115,8 +108,8 @@ describe('429 answers over HTTP', () => {
 
   it('relays too_many_requests for change-password', async () => {
     emulator.configure({ rateLimits: { authApi: slow } })
-    await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })
-    const refused = await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })
+    await call('POST', '/change-password', { json: { email: MARIO.email } })
+    const refused = await call('POST', '/change-password', { json: { email: MARIO.email } })
     expect(refused.status).toBe(429)
     expect(refused.json).toMatchObject({ error: 'too_many_requests', error_description: 'Global rate limit exceeded' })
     expectRateHeaders(refused.headers, 1, 10)
@@ -124,20 +117,20 @@ describe('429 answers over HTTP', () => {
 
   it('keeps the classes apart', async () => {
     emulator.configure({ rateLimits: { authApi: slow } })
-    await call(base, 'GET', '/userinfo')
-    expect((await call(base, 'GET', '/userinfo')).status).toBe(429)
-    expect((await call(base, 'GET', '/users')).status).toBe(200)
+    await call('GET', '/userinfo')
+    expect((await call('GET', '/userinfo')).status).toBe(429)
+    expect((await call('GET', '/users')).status).toBe(200)
   })
 
   it('converts to 503 without rate-limit headers in converted5xx mode', async () => {
     emulator.configure({ rateLimits: { managementApi: slow, authApi: slow }, rateLimitForm: 'converted5xx' })
-    await call(base, 'GET', '/users')
-    await call(base, 'GET', '/userinfo')
+    await call('GET', '/users')
+    await call('GET', '/userinfo')
     for (const [method, path] of [
       ['GET', '/users'],
       ['GET', '/userinfo'],
     ] as const) {
-      const answer = await call(base, method, path)
+      const answer = await call(method, path)
       expect(answer.status).toBe(503)
       expect(answer.json).toEqual({ statusCode: 503, error: 'Service Unavailable', message: 'Auth0 rate limit reached' })
       expect(answer.headers.get('retry-after')).toBeNull()
@@ -146,9 +139,9 @@ describe('429 answers over HTTP', () => {
 
   it('refills over time', async () => {
     emulator.configure({ rateLimits: { managementApi: { burst: 1, perSecond: 20 } } })
-    await call(base, 'GET', '/users')
-    expect((await call(base, 'GET', '/users')).status).toBe(429)
+    await call('GET', '/users')
+    expect((await call('GET', '/users')).status).toBe(429)
     await new Promise((resolve) => setTimeout(resolve, 70))
-    expect((await call(base, 'GET', '/users')).status).toBe(200)
+    expect((await call('GET', '/users')).status).toBe(200)
   })
 })

@@ -1,27 +1,16 @@
 // Auth0 Client emulator: login, refresh, userinfo, logout and the change-password email
 // (contract §2.3, §3.1–§3.4, §3.10, §8 items 15–19).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { AUTH0_LOGOUT_URL, Auth0ClientEmulator } from '../../src/sandbox/auth0-emulator.js'
-import { call, sleep } from './auth0-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { AUTH0_LOGOUT_URL } from '../../src/sandbox/auth0-emulator.js'
+import { sleep, useAuth0Emulator } from './auth0-helpers.js'
 
-const emulator = new Auth0ClientEmulator({
+const { emulator, call } = useAuth0Emulator({
   clients: {
     backoffice: { website: false },
     website: { website: true, sameSite: 'Lax' },
     portal: { website: true, sameSite: 'None' },
     plain: { website: true },
   },
-})
-let base = ''
-
-beforeAll(async () => {
-  base = (await emulator.start()).url
-})
-afterAll(async () => {
-  await emulator.close()
-})
-beforeEach(() => {
-  emulator.reset()
 })
 
 const MARIO = { email: 'mario.rossi@example.com', password: 'Secret123', username: 'mario.rossi' }
@@ -34,7 +23,7 @@ interface Tokens {
 }
 
 async function login(clientType = 'backoffice', username = MARIO.email, password = MARIO.password) {
-  return call(base, 'POST', '/oauth/token', { clientType, form: { grant_type: 'password', username, password, connection: 'Username-Password-Authentication' } })
+  return call('POST', '/oauth/token', { clientType, form: { grant_type: 'password', username, password, connection: 'Username-Password-Authentication' } })
 }
 
 async function tokens(): Promise<Tokens> {
@@ -51,7 +40,7 @@ async function sid(clientType = 'website'): Promise<string> {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 const refresh = (accessToken: string, refreshToken: string) =>
-  call(base, 'POST', '/refreshtoken', { headers: bearer(accessToken), json: { refresh_token: refreshToken } })
+  call('POST', '/refreshtoken', { headers: bearer(accessToken), json: { refresh_token: refreshToken } })
 
 describe('POST /oauth/token (item 15)', () => {
   it('answers token mode JSON with opaque tokens and a nanosecond RFC 3339 expireAt', async () => {
@@ -72,7 +61,7 @@ describe('POST /oauth/token (item 15)', () => {
   it('accepts the username instead of the email, and JSON bodies', async () => {
     emulator.seedUser(MARIO)
     expect((await login('backoffice', MARIO.username)).status).toBe(200)
-    const json = await call(base, 'POST', '/oauth/token', { json: { username: MARIO.email, password: MARIO.password } })
+    const json = await call('POST', '/oauth/token', { json: { username: MARIO.email, password: MARIO.password } })
     expect(json.status).toBe(200)
     expect(emulator.requestsTo('POST', '/oauth/token')[1]?.contentType).toBe('application/json')
   })
@@ -115,12 +104,12 @@ describe('POST /oauth/token (item 15)', () => {
   })
 
   it('refuses other grants, missing fields and unknown connections', async () => {
-    const grant = await call(base, 'POST', '/oauth/token', { form: { grant_type: 'client_credentials', username: 'a', password: 'b' } })
+    const grant = await call('POST', '/oauth/token', { form: { grant_type: 'client_credentials', username: 'a', password: 'b' } })
     expect(grant.status).toBe(400)
     expect(grant.json).toMatchObject({ error: 'unsupported_grant_type' })
-    const missing = await call(base, 'POST', '/oauth/token', { form: { username: 'a' } })
+    const missing = await call('POST', '/oauth/token', { form: { username: 'a' } })
     expect(missing.json).toEqual({ error: 'invalid_request', error_description: 'Missing required parameter: password' })
-    const connection = await call(base, 'POST', '/oauth/token', { form: { username: 'a', password: 'b', connection: 'nope' } })
+    const connection = await call('POST', '/oauth/token', { form: { username: 'a', password: 'b', connection: 'nope' } })
     expect(connection.status).toBe(400)
   })
 
@@ -144,8 +133,8 @@ describe('POST /refreshtoken (item 16)', () => {
     expect(second.expireAt).toMatch(/\.\d{9}Z$/)
     expect((await refresh(second.accessToken, first.refreshToken)).status).toBe(401)
     expect((await refresh(first.accessToken, first.refreshToken)).status).toBe(401)
-    expect((await call(base, 'GET', '/userinfo', { headers: bearer(first.accessToken) })).status).toBe(401)
-    expect((await call(base, 'GET', '/userinfo', { headers: bearer(second.accessToken) })).status).toBe(200)
+    expect((await call('GET', '/userinfo', { headers: bearer(first.accessToken) })).status).toBe(401)
+    expect((await call('GET', '/userinfo', { headers: bearer(second.accessToken) })).status).toBe(200)
   })
 
   it('accepts an expired access token as the bearer', async () => {
@@ -153,28 +142,28 @@ describe('POST /refreshtoken (item 16)', () => {
     emulator.seedUser(MARIO)
     const first = await tokens()
     await sleep(80)
-    expect((await call(base, 'GET', '/userinfo', { headers: bearer(first.accessToken) })).status).toBe(401)
+    expect((await call('GET', '/userinfo', { headers: bearer(first.accessToken) })).status).toBe(401)
     expect((await refresh(first.accessToken, first.refreshToken)).status).toBe(200)
   })
 
   it('answers 401 without a bearer, with an unknown one, or an unknown refresh token', async () => {
     emulator.seedUser(MARIO)
     const first = await tokens()
-    const noBearer = await call(base, 'POST', '/refreshtoken', { json: { refresh_token: first.refreshToken } })
+    const noBearer = await call('POST', '/refreshtoken', { json: { refresh_token: first.refreshToken } })
     expect(noBearer.status).toBe(401)
     expect((await refresh('unknown', first.refreshToken)).status).toBe(401)
     expect((await refresh(first.accessToken, 'unknown')).status).toBe(401)
-    expect((await call(base, 'POST', '/refreshtoken', { headers: bearer(first.accessToken), json: {} })).status).toBe(400)
+    expect((await call('POST', '/refreshtoken', { headers: bearer(first.accessToken), json: {} })).status).toBe(400)
   })
 
   it('answers 403 for a blocked user and for a deleted one', async () => {
     const user = emulator.seedUser(MARIO)
     const first = await tokens()
-    await call(base, 'PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { blocked: true } })
+    await call('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { blocked: true } })
     const blocked = await refresh(first.accessToken, first.refreshToken)
     expect(blocked.status).toBe(403)
     expect(blocked.json).toEqual({ error: 'invalid_grant', error_description: 'user is blocked' })
-    await call(base, 'DELETE', `/users/${encodeURIComponent(user.user_id)}`)
+    await call('DELETE', `/users/${encodeURIComponent(user.user_id)}`)
     const deleted = await refresh(first.accessToken, first.refreshToken)
     expect(deleted.status).toBe(403)
     expect(deleted.json).toMatchObject({ error: 'invalid_grant' })
@@ -185,7 +174,7 @@ describe('GET /userinfo (item 17)', () => {
   it('answers the §3.3 object through a bearer token', async () => {
     const user = emulator.seedUser({ ...MARIO, app_metadata: { groups: ['admin', 'ops'] }, user_metadata: { lang: 'it' } })
     const { accessToken } = await tokens()
-    const answer = await call(base, 'GET', '/userinfo', { headers: bearer(accessToken) })
+    const answer = await call('GET', '/userinfo', { headers: bearer(accessToken) })
     expect(answer.status).toBe(200)
     const stored = emulator.getUser(user.user_id)
     expect(answer.json).toEqual({
@@ -205,10 +194,10 @@ describe('GET /userinfo (item 17)', () => {
   it('answers through the sid cookie, with empty groups when app_metadata has none', async () => {
     emulator.seedUser(MARIO)
     const cookie = await sid()
-    const answer = await call(base, 'GET', '/userinfo', { clientType: 'website', headers: { cookie: `other=1; sid=${cookie}` } })
+    const answer = await call('GET', '/userinfo', { clientType: 'website', headers: { cookie: `other=1; sid=${cookie}` } })
     expect(answer.status).toBe(200)
     expect(answer.json).toMatchObject({ email: MARIO.email, groups: [], app_metadata: {}, user_metadata: {} })
-    expect((await call(base, 'GET', '/users/me', { clientType: 'website', headers: { cookie: `sid=${cookie}` } })).status).toBe(200)
+    expect((await call('GET', '/users/me', { clientType: 'website', headers: { cookie: `sid=${cookie}` } })).status).toBe(200)
   })
 
   it('refreshes website sessions transparently but ends them after the session duration', async () => {
@@ -216,28 +205,28 @@ describe('GET /userinfo (item 17)', () => {
     emulator.seedUser(MARIO)
     const cookie = await sid()
     await sleep(60)
-    expect((await call(base, 'GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(200)
+    expect((await call('GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(200)
     await sleep(300)
-    expect((await call(base, 'GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(401)
+    expect((await call('GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(401)
   })
 
   it('answers 401 without credentials, with unknown ones, and for blocked or deleted users', async () => {
     const user = emulator.seedUser(MARIO)
     const { accessToken } = await tokens()
     const cookie = await sid()
-    expect((await call(base, 'GET', '/userinfo')).status).toBe(401)
-    expect((await call(base, 'GET', '/userinfo', { headers: bearer('nope') })).status).toBe(401)
-    expect((await call(base, 'GET', '/userinfo', { headers: { cookie: 'sid=nope' } })).status).toBe(401)
+    expect((await call('GET', '/userinfo')).status).toBe(401)
+    expect((await call('GET', '/userinfo', { headers: bearer('nope') })).status).toBe(401)
+    expect((await call('GET', '/userinfo', { headers: { cookie: 'sid=nope' } })).status).toBe(401)
     // The Authorization header decides the mode, even when a valid cookie is present too.
-    expect((await call(base, 'GET', '/userinfo', { headers: { ...bearer('nope'), cookie: `sid=${cookie}` } })).status).toBe(401)
-    await call(base, 'PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { blocked: true } })
-    const blocked = await call(base, 'GET', '/userinfo', { headers: bearer(accessToken) })
+    expect((await call('GET', '/userinfo', { headers: { ...bearer('nope'), cookie: `sid=${cookie}` } })).status).toBe(401)
+    await call('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { blocked: true } })
+    const blocked = await call('GET', '/userinfo', { headers: bearer(accessToken) })
     expect(blocked.status).toBe(401)
     expect(blocked.json).toMatchObject({ statusCode: 401, error: 'Unauthorized' })
-    await call(base, 'PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { blocked: false } })
-    expect((await call(base, 'GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(200)
-    await call(base, 'DELETE', `/users/${encodeURIComponent(user.user_id)}`)
-    expect((await call(base, 'GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(401)
+    await call('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { json: { blocked: false } })
+    expect((await call('GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(200)
+    await call('DELETE', `/users/${encodeURIComponent(user.user_id)}`)
+    expect((await call('GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(401)
   })
 })
 
@@ -245,15 +234,15 @@ describe('GET /logout (item 18)', () => {
   it('drops the session, clears the cookie and redirects to Auth0', async () => {
     emulator.seedUser(MARIO)
     const cookie = await sid()
-    const answer = await call(base, 'GET', '/logout', { clientType: 'website', headers: { cookie: `sid=${cookie}` } })
+    const answer = await call('GET', '/logout', { clientType: 'website', headers: { cookie: `sid=${cookie}` } })
     expect(answer.status).toBe(302)
     expect(answer.headers.get('location')).toBe(AUTH0_LOGOUT_URL)
     expect(answer.headers.get('set-cookie')).toBe('sid=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax')
-    expect((await call(base, 'GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(401)
+    expect((await call('GET', '/userinfo', { headers: { cookie: `sid=${cookie}` } })).status).toBe(401)
   })
 
   it('builds returnTo from the forwarded host and protocol', async () => {
-    const answer = await call(base, 'GET', '/logout?redirect=/bye', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com' } })
+    const answer = await call('GET', '/logout?redirect=/bye', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com' } })
     expect(answer.status).toBe(302)
     expect(answer.headers.get('location')).toBe(`${AUTH0_LOGOUT_URL}?returnTo=${encodeURIComponent('https://app.example.com/bye')}`)
   })
@@ -261,8 +250,8 @@ describe('GET /logout (item 18)', () => {
   it('drops a token-mode session too', async () => {
     emulator.seedUser(MARIO)
     const { accessToken } = await tokens()
-    expect((await call(base, 'GET', '/logout', { headers: bearer(accessToken) })).status).toBe(302)
-    expect((await call(base, 'GET', '/userinfo', { headers: bearer(accessToken) })).status).toBe(401)
+    expect((await call('GET', '/logout', { headers: bearer(accessToken) })).status).toBe(302)
+    expect((await call('GET', '/userinfo', { headers: bearer(accessToken) })).status).toBe(401)
   })
 })
 
@@ -270,11 +259,11 @@ describe('change-password (item 19)', () => {
   it('appends to the outbox and answers 200', async () => {
     emulator.seedUser(MARIO)
     const before = Date.now()
-    const answer = await call(base, 'POST', '/change-password', { clientType: 'website', json: { email: 'MARIO.rossi@example.com', connection: 'Username-Password-Authentication' } })
+    const answer = await call('POST', '/change-password', { clientType: 'website', json: { email: 'MARIO.rossi@example.com', connection: 'Username-Password-Authentication' } })
     expect(answer.status).toBe(200)
     expect(emulator.outbox).toEqual([{ email: MARIO.email, connection: 'Username-Password-Authentication', clientType: 'website', at: expect.any(Date) }])
     expect(emulator.outbox[0]?.at.getTime()).toBeGreaterThanOrEqual(before)
-    const defaulted = await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })
+    const defaulted = await call('POST', '/change-password', { json: { email: MARIO.email } })
     expect(defaulted.status).toBe(200)
     expect(emulator.outbox[1]?.clientType).toBe('backoffice')
     emulator.clearOutbox()
@@ -283,11 +272,11 @@ describe('change-password (item 19)', () => {
 
   it('answers 404 for an unknown email, 400 without email or with an unknown connection', async () => {
     emulator.seedUser(MARIO)
-    const unknown = await call(base, 'POST', '/change-password', { json: { email: 'ghost@example.com' } })
+    const unknown = await call('POST', '/change-password', { json: { email: 'ghost@example.com' } })
     expect(unknown.status).toBe(404)
     expect(unknown.json).toMatchObject({ statusCode: 404, error: 'Not Found' })
-    expect((await call(base, 'POST', '/change-password', { json: {} })).status).toBe(400)
-    expect((await call(base, 'POST', '/change-password', { json: { email: MARIO.email, connection: 'nope' } })).status).toBe(400)
+    expect((await call('POST', '/change-password', { json: {} })).status).toBe(400)
+    expect((await call('POST', '/change-password', { json: { email: MARIO.email, connection: 'nope' } })).status).toBe(400)
     expect(emulator.outbox).toEqual([])
   })
 
@@ -296,12 +285,12 @@ describe('change-password (item 19)', () => {
     emulator.seedUser(MARIO)
     emulator.seedUser({ email: 'luigi@example.com', password: 'Secret123', username: 'luigi' })
     const statuses = []
-    for (let i = 0; i < 3; i += 1) statuses.push((await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })).status)
+    for (let i = 0; i < 3; i += 1) statuses.push((await call('POST', '/change-password', { json: { email: MARIO.email } })).status)
     expect(statuses).toEqual([200, 200, 429])
-    const limited = await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })
+    const limited = await call('POST', '/change-password', { json: { email: MARIO.email } })
     expect(limited.json).toMatchObject({ error: 'too_many_requests' })
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59)
-    expect((await call(base, 'POST', '/change-password', { json: { email: 'luigi@example.com' } })).status).toBe(200)
+    expect((await call('POST', '/change-password', { json: { email: 'luigi@example.com' } })).status).toBe(200)
     expect(emulator.outbox.map((entry) => entry.email)).toEqual([MARIO.email, MARIO.email, 'luigi@example.com'])
   })
 
@@ -309,8 +298,8 @@ describe('change-password (item 19)', () => {
     emulator.configure({ rateLimits: { authApi: { burst: 2, perSecond: 0.01 } } })
     emulator.seedUser(MARIO)
     expect((await login()).status).toBe(200)
-    expect((await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })).status).toBe(200)
-    expect((await call(base, 'POST', '/change-password', { json: { email: MARIO.email } })).status).toBe(429)
+    expect((await call('POST', '/change-password', { json: { email: MARIO.email } })).status).toBe(200)
+    expect((await call('POST', '/change-password', { json: { email: MARIO.email } })).status).toBe(429)
     expect(emulator.outbox).toHaveLength(1)
   })
 })

@@ -1,21 +1,9 @@
 // CRUD emulator on the shared emulator kit: request log and fault injection (status, delay,
 // connection reset, hang) in front of the collection routes.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { CrudEmulator } from '../../src/sandbox/crud-emulator.js'
-import { USERS, caller } from './crud-helpers.js'
+import { describe, expect, it } from 'vitest'
+import { USERS, useCrudEmulator } from './crud-helpers.js'
 
-const emulator = new CrudEmulator({ collections: [USERS] })
-const call = caller(() => emulator.url)
-
-beforeAll(async () => {
-  await emulator.start(0)
-})
-afterAll(async () => {
-  await emulator.close()
-})
-beforeEach(() => {
-  emulator.reset()
-})
+const { emulator, call } = useCrudEmulator([USERS])
 
 describe('request log', () => {
   it('records method, path, query, headers, body and outcome', async () => {

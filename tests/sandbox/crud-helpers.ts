@@ -1,5 +1,8 @@
-// Shared fixtures of the CRUD emulator tests: collection definitions and a small HTTP caller.
-import type { CrudCollectionDefinition } from '../../src/sandbox/crud-emulator.js'
+// Shared fixtures of the CRUD emulator tests: collection definitions, a small HTTP caller and
+// the emulator of a test file.
+import { afterAll, beforeAll, beforeEach } from 'vitest'
+import { CrudEmulator, type CrudCollectionDefinition } from '../../src/sandbox/crud-emulator.js'
+import { readAnswer, type FetchAnswer } from '../helpers/fetch-answer.js'
 
 /** DRAFT default state (none configured), ObjectId ids, every field flavour the emulator types. */
 export const USERS: CrudCollectionDefinition = {
@@ -58,12 +61,7 @@ export const CONFIG: CrudCollectionDefinition = {
   indexes: [{ name: 'code_1', unique: true, fields: [{ name: 'code', order: 1 }] }],
 }
 
-export interface Answer {
-  status: number
-  headers: Headers
-  text: string
-  json: unknown
-}
+export type Answer = FetchAnswer
 
 export interface CallOptions {
   body?: unknown
@@ -83,16 +81,26 @@ export function caller(baseUrl: () => string) {
     const url = `${baseUrl()}${path}${search.size > 0 ? `?${search.toString()}` : ''}`
     const payload = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body))
     const headers = { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers }
-    const response = await fetch(url, { method, headers, body: payload, signal: options.signal })
-    const text = await response.text()
-    let json: unknown
-    try {
-      json = text === '' ? undefined : (JSON.parse(text) as unknown)
-    } catch {
-      json = undefined
-    }
-    return { status: response.status, headers: response.headers, text, json }
+    return readAnswer(await fetch(url, { method, headers, body: payload, signal: options.signal }))
   }
+}
+
+/**
+ * A CRUD emulator serving `collections` for the file (or describe block): started before all its
+ * tests, reset before each one, closed after; `call` sends to it.
+ */
+export function useCrudEmulator(collections: CrudCollectionDefinition[]) {
+  const emulator = new CrudEmulator({ collections })
+  beforeAll(async () => {
+    await emulator.start(0)
+  })
+  afterAll(async () => {
+    await emulator.close()
+  })
+  beforeEach(() => {
+    emulator.reset()
+  })
+  return { emulator, call: caller(() => emulator.url) }
 }
 
 /** `_q` value for a filter object. */

@@ -1,21 +1,10 @@
 // CRUD emulator, §10 items 1–4 and 12: definitions, ids and system fields, insert validation,
 // unique indexes, response framing, plus the seeding/inspection surface.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { CrudEmulator } from '../../src/sandbox/crud-emulator.js'
-import { CONFIG, HEX24, ISO, USERS, badRequest, caller } from './crud-helpers.js'
+import { CONFIG, HEX24, ISO, USERS, badRequest, useCrudEmulator } from './crud-helpers.js'
 
-const emulator = new CrudEmulator({ collections: [USERS, CONFIG] })
-const call = caller(() => emulator.url)
-
-beforeAll(async () => {
-  await emulator.start(0)
-})
-afterAll(async () => {
-  await emulator.close()
-})
-beforeEach(() => {
-  emulator.reset()
-})
+const { emulator, call } = useCrudEmulator([USERS, CONFIG])
 
 describe('service routes and framing', () => {
   it.each(['/-/healthz', '/-/ready', '/-/check-up'])('%s answers OK', async (path) => {

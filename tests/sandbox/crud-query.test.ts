@@ -1,24 +1,15 @@
 // CRUD emulator, §10 items 5 (`_st`), 6, 7 and 11: state filter, query language, pagination,
 // sort, projection, count, query-string strictness and the ACL / encoding headers.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { CrudEmulator } from '../../src/sandbox/crud-emulator.js'
-import { CONFIG, USERS, badRequest, caller, q, unknownQueryParam } from './crud-helpers.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { CONFIG, USERS, badRequest, q, unknownQueryParam, useCrudEmulator } from './crud-helpers.js'
 
-const emulator = new CrudEmulator({ collections: [USERS, CONFIG] })
-const call = caller(() => emulator.url)
-
-beforeAll(async () => {
-  await emulator.start(0)
-})
-afterAll(async () => {
-  await emulator.close()
-})
+const { emulator, call } = useCrudEmulator([USERS, CONFIG])
 
 const MANAGER = '65f1c2a9e4b0a1b2c3d4e5f6'
 let ids: string[] = []
 
+// Seeds after the reset that useCrudEmulator registers before each test.
 beforeEach(() => {
-  emulator.reset()
   ids = emulator.seed('/users', [
     {
       email: 'ann@x.io',

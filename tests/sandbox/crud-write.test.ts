@@ -1,21 +1,10 @@
 // CRUD emulator, §10 items 4 (update paths), 5 (transitions), 8, 9 and 10: patch operators,
 // PATCH many/bulk, upsert-one, deletes and both state-change routes.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { CrudEmulator, type CrudState } from '../../src/sandbox/crud-emulator.js'
-import { CONFIG, ISO, USERS, badRequest, caller, q } from './crud-helpers.js'
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { CrudState } from '../../src/sandbox/crud-emulator.js'
+import { CONFIG, ISO, USERS, badRequest, q, useCrudEmulator } from './crud-helpers.js'
 
-const emulator = new CrudEmulator({ collections: [USERS, CONFIG] })
-const call = caller(() => emulator.url)
-
-beforeAll(async () => {
-  await emulator.start(0)
-})
-afterAll(async () => {
-  await emulator.close()
-})
-beforeEach(() => {
-  emulator.reset()
-})
+const { emulator, call } = useCrudEmulator([USERS, CONFIG])
 
 const OLD = '2020-01-01T00:00:00.000Z'
 const additional = (path: string, name: string) =>

@@ -1,0 +1,52 @@
+// What a benchmark scenario is: a module exporting a Scenario (bench/run.ts lists them). Each one
+// starts the servers it needs as children (bench/children.ts), drives load from yet another
+// process (bench/load.ts) and returns rows checked against the SPEC §9 bars plus its raw data.
+
+export interface Settings {
+  /** Seconds of one measurement (BENCH_DURATION_S). */
+  durationS: number
+  /** Seconds of warm-up load before measuring a target (BENCH_WARMUP_S). */
+  warmupS: number
+  /** A/B rounds per comparison; the order alternates each round (BENCH_ROUNDS). */
+  rounds: number
+  /** Concurrent connections of the load generator (BENCH_CONNECTIONS). */
+  connections: number
+  /** Children to CPU-profile (BENCH_CPU_PROF=ums,baseline,peers) and where (BENCH_CPU_PROF_DIR). */
+  cpuProfile: { children: string[]; dir: string }
+}
+
+export interface BenchContext {
+  settings: Settings
+  /** Progress line on stderr (stdout carries the table). */
+  log(message: string): void
+  /** The profile folder when the named child should be CPU-profiled, else undefined. */
+  cpuProfileDir(child: string): string | undefined
+}
+
+/** One line of the table: a measurement against its SPEC §9 bar. */
+export interface BarRow {
+  check: string
+  /** Reference measurement, '' when the bar is absolute. */
+  baseline: string
+  measured: string
+  /** The compared value: a ratio for relative bars, the measured value otherwise. */
+  value: number
+  bar: string
+  pass: boolean
+}
+
+export interface ScenarioResult {
+  rows: BarRow[]
+  /** Shell commands of the measurements (exact, with this run's ports). */
+  commands: string[]
+  /** Lines printed under the table (what the bar alone does not show). */
+  notes: string[]
+  /** Raw numbers, kept as they are in bench/results.json. */
+  details: unknown
+}
+
+export interface Scenario {
+  name: string
+  description: string
+  run(ctx: BenchContext): Promise<ScenarioResult>
+}
