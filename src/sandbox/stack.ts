@@ -60,6 +60,26 @@ export async function freePort(): Promise<number> {
   return port
 }
 
+/** The ums environment wiring it to emulators at these URLs and listening on `port`. */
+export function stackEnv(peers: { crud: string; auth: string; rond: string; timer: string }, port: number): Record<string, string> {
+  return {
+    HTTP_PORT: String(port),
+    LOG_LEVEL: 'silent',
+    AUTH_SERVICE: peers.auth,
+    AUTH_CONNECTION,
+    CRUD_SERVICE: peers.crud,
+    USERS_CRUD_ENDPOINT: USERS_ENDPOINT,
+    UMS_CONFIG_CRUD_ENDPOINT: UMS_CONFIG_ENDPOINT,
+    ROLES_CRUD_ENDPOINT: ROLES_ENDPOINT,
+    ROND_ENABLED: 'true',
+    ROND_SERVICE: peers.rond,
+    TIMER_SERVICE: peers.timer,
+    UMS_SERVICE: `http://127.0.0.1:${port}`,
+    UPSTREAM_TIMEOUT_MS: '2000',
+    WAIT_BEFORE_SERVER_CLOSE_SEC: '0',
+  }
+}
+
 export function seedFixtures(crud: CrudEmulator): void {
   crud.seed(UMS_CONFIG_ENDPOINT, [CUSTOMER_GROUP])
   crud.seed(ROLES_ENDPOINT, ROLES)
@@ -80,24 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? (await freePort())
   const config = await loadConfig(
-    {
-      HTTP_PORT: String(port),
-      LOG_LEVEL: 'silent',
-      AUTH_SERVICE: auth0.url,
-      AUTH_CONNECTION,
-      CRUD_SERVICE: crud.url,
-      USERS_CRUD_ENDPOINT: USERS_ENDPOINT,
-      UMS_CONFIG_CRUD_ENDPOINT: UMS_CONFIG_ENDPOINT,
-      ROLES_CRUD_ENDPOINT: ROLES_ENDPOINT,
-      ROND_ENABLED: 'true',
-      ROND_SERVICE: rond.url,
-      TIMER_SERVICE: timer.url,
-      UMS_SERVICE: `http://127.0.0.1:${port}`,
-      UPSTREAM_TIMEOUT_MS: '2000',
-      WAIT_BEFORE_SERVER_CLOSE_SEC: '0',
-      ...options.env,
-      ...refused,
-    },
+    { ...stackEnv({ crud: crud.url, auth: auth0.url, rond: rond.url, timer: timer.url }, port), ...options.env, ...refused },
     { useProcessEnv: false },
   )
   const app = await buildApp(config, options.logStream ? { logStream: options.logStream } : {})
