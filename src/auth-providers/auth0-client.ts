@@ -116,6 +116,28 @@ export class Auth0ClientProvider implements AuthProvider {
     return pages.flatMap((page) => (Array.isArray(page.body) ? page.body : []))
   }
 
+  /**
+   * `GET /users?_q={"email":{"$in":[…]}}` (contract §3.6, §5.5), at most 100 emails per call. The
+   * calls go one after the other: they spend the management API budget (2/s on small tenants).
+   */
+  async listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
+    const users: Record<string, unknown>[] = []
+    for (let start = 0; start < emails.length; start += MAX_IDS_PER_USERS_LOOKUP) {
+      const chunk = emails.slice(start, start + MAX_IDS_PER_USERS_LOOKUP)
+      const page = await this.call<Record<string, unknown>[]>(
+        {
+          method: 'GET',
+          path: '/users',
+          route: '/users',
+          query: { [USERS_FILTER_QUERY_PARAM]: JSON.stringify({ email: { $in: chunk } }), _l: chunk.length },
+        },
+        ctx,
+      )
+      if (Array.isArray(page.body)) users.push(...page.body)
+    }
+    return users
+  }
+
   async sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void> {
     await this.call(
       { method: 'POST', path: CHANGE_PASSWORD_PATH, route: CHANGE_PASSWORD_PATH, json: { email, connection: this.connection } },

@@ -56,6 +56,12 @@ export interface AuthProvider {
   deleteUser(authUserId: string, ctx: CallContext): Promise<void>
   /** Profiles of the given ids (missing ones are simply absent), each with its id under `user_id`. */
   listUsersByIds(authUserIds: string[], ctx: CallContext): Promise<Record<string, unknown>[]>
+  /**
+   * Profiles whose email is one of `emails` (case-insensitive; missing ones are simply absent),
+   * each with its id under `user_id`. Used by the bulk activation to find the real ids of the
+   * users an upsert import updated. Search may lag behind recent writes.
+   */
+  listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]>
   sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void>
   startImport(file: { users: ImportUser[]; upsert: boolean; externalId: string }, ctx: CallContext): Promise<ImportJob>
   getImportJob(jobId: string, ctx: CallContext): Promise<ImportJob>

@@ -6,6 +6,7 @@ import type { AuthProvider } from '../auth-providers/provider.js'
 import { HttpError } from '../errors.js'
 import { JobRegistryFullError, type Job, type JobKind, type JobRegistry } from '../jobs/registry.js'
 import { startChangePasswordBulk } from '../services/change-password-bulk.js'
+import { BulkActivationScheduler } from '../services/bulk-activation.js'
 import { errorResponses } from './schemas.js'
 
 export interface JobRoutesDeps {
@@ -48,8 +49,94 @@ export function readJob(registry: JobRegistry, kind: JobKind, jobId: string): Re
   return jobView(job)
 }
 
+const activationFailure = {
+  type: 'object',
+  properties: {
+    userId: { type: 'string', description: 'CRUD _id' },
+    errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  },
+} as const
+
 export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Promise<void> {
   const { registry } = deps
+
+  // One scheduler for every bulk-activation job of the process; its timers stop with the app.
+  const activation = new BulkActivationScheduler({
+    crud: deps.crud,
+    auth: deps.auth,
+    registry,
+    polling: deps.config.auth0JobPollingInterval,
+    log: app.log,
+  })
+  app.addHook('onClose', async () => activation.close())
+
+  app.post<{ Body: Array<{ filter: { userId: string } }>; Querystring: { upsert: boolean } }>('/jobs/bulk-activation', {
+    schema: {
+      tags,
+      summary: 'Start a job creating the auth users of CRUD users through auth bulk imports',
+      description:
+        'Users are read in any state (those outside PUBLIC, or blocked, get a blocked auth user); users that already have an authUserId are skipped; duplicates are removed.',
+      body: {
+        type: 'array',
+        minItems: 1,
+        maxItems: deps.config.bulkMaxUsers,
+        items: {
+          type: 'object',
+          required: ['filter'],
+          properties: {
+            filter: {
+              type: 'object',
+              required: ['userId'],
+              properties: { userId: { type: 'string', minLength: 1, description: 'CRUD _id' } },
+              additionalProperties: false,
+            },
+          },
+          additionalProperties: false,
+        },
+      },
+      querystring: {
+        type: 'object',
+        properties: { upsert: { type: 'boolean', default: true, description: 'false: a user whose email already exists in the auth service fails instead of being updated' } },
+      },
+      response: { 202: createdJob, ...errorResponses(400, 503) },
+    },
+  }, async (request, reply) => {
+    const userIds = request.body.map((item) => item.filter.userId)
+    const job = createJob(() => activation.start(userIds, request.query.upsert, request.callContext))
+    return reply.code(202).send({ jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt })
+  })
+
+  app.get<{ Params: { id: string } }>('/jobs/bulk-activation/:id', {
+    schema: {
+      tags,
+      summary: 'Status and result of a bulk-activation job',
+      params: jobIdParams,
+      response: {
+        200: {
+          type: 'object',
+          required: ['jobId', 'status', 'jobCreatedAt'],
+          properties: {
+            jobId: { type: 'string' },
+            status: { type: 'string', enum: ['pending', 'completed', 'failed'] },
+            jobCreatedAt: { type: 'string' },
+            progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+            summary: {
+              type: 'object',
+              properties: {
+                failed: { type: 'integer' },
+                updated: { type: 'integer' },
+                inserted: { type: 'integer' },
+                total: { type: 'integer', description: 'failed + updated + inserted' },
+                skipped: { type: 'integer', description: 'users that already had an authUserId (not in total)' },
+              },
+            },
+            failures: { type: 'array', items: activationFailure },
+          },
+        },
+        ...errorResponses(404),
+      },
+    },
+  }, async (request) => readJob(registry, 'bulk-activation', request.params.id))
 
   app.post<{ Body: { authUsersIds: string[] } }>('/jobs/change-password/bulk', {
     schema: {
