@@ -95,47 +95,35 @@ export class Auth0ClientProvider implements AuthProvider {
     )
   }
 
-  async listUsersByIds(authUserIds: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
-    const chunks: string[][] = []
-    for (let start = 0; start < authUserIds.length; start += MAX_IDS_PER_USERS_LOOKUP) {
-      chunks.push(authUserIds.slice(start, start + MAX_IDS_PER_USERS_LOOKUP))
-    }
-    const pages = await Promise.all(
-      chunks.map((ids) =>
-        this.call<Record<string, unknown>[]>(
-          {
-            method: 'GET',
-            path: '/users',
-            route: '/users',
-            query: { [USERS_FILTER_QUERY_PARAM]: JSON.stringify({ user_id: { $in: ids } }), _l: ids.length },
-          },
-          ctx,
-        ),
-      ),
-    )
-    return pages.flatMap((page) => (Array.isArray(page.body) ? page.body : []))
-  }
-
   /**
-   * `GET /users?_q={"email":{"$in":[…]}}` (contract §3.6, §5.5), at most 100 emails per call. The
+   * `GET /users?_q={"<field>":{"$in":[…]}}` (contract §3.6), at most 100 values per call. The
    * calls go one after the other: they spend the management API budget (2/s on small tenants).
    */
-  async listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
+  private async searchUsers(field: 'user_id' | 'email', values: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
     const users: Record<string, unknown>[] = []
-    for (let start = 0; start < emails.length; start += MAX_IDS_PER_USERS_LOOKUP) {
-      const chunk = emails.slice(start, start + MAX_IDS_PER_USERS_LOOKUP)
+    for (let start = 0; start < values.length; start += MAX_IDS_PER_USERS_LOOKUP) {
+      const chunk = values.slice(start, start + MAX_IDS_PER_USERS_LOOKUP)
       const page = await this.call<Record<string, unknown>[]>(
         {
           method: 'GET',
           path: '/users',
           route: '/users',
-          query: { [USERS_FILTER_QUERY_PARAM]: JSON.stringify({ email: { $in: chunk } }), _l: chunk.length },
+          query: { [USERS_FILTER_QUERY_PARAM]: JSON.stringify({ [field]: { $in: chunk } }), _l: chunk.length },
         },
         ctx,
       )
       if (Array.isArray(page.body)) users.push(...page.body)
     }
     return users
+  }
+
+  listUsersByIds(authUserIds: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
+    return this.searchUsers('user_id', authUserIds, ctx)
+  }
+
+  /** Used to find the real ids of users an import updated (contract §5.5). */
+  listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
+    return this.searchUsers('email', emails, ctx)
   }
 
   async sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void> {
