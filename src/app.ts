@@ -16,6 +16,7 @@ import { statusRoutes } from './routes/status.js'
 import { authRoutes } from './routes/auth.js'
 import { userRoutes } from './routes/users.js'
 import { jobRoutes } from './routes/jobs.js'
+import { importRoutes } from './routes/import.js'
 import { InMemoryJobRegistry } from './jobs/registry.js'
 import { GroupSchemaCache } from './services/group-schemas.js'
 import { errorBodySchema } from './routes/schemas.js'
@@ -111,8 +112,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Once close() has begun, answers end their keep-alive connection: Fastify closes only the
   // connections idle at that moment, and one finishing an in-flight request would hold the
   // shutdown open until its keep-alive timeout.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (!app.server.listening) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -155,6 +157,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const groups = new GroupSchemaCache(peers.crud.umsConfig)
   await app.register(userRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
   await app.register(jobRoutes, { config, crud: peers.crud, auth: peers.auth, registry })
+  await app.register(importRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
 
   if (!options.peers) {
     app.addHook('onClose', async () => {

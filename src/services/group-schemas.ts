@@ -26,6 +26,8 @@ export const STANDARD_USER_FIELDS: Record<string, object> = {
 export interface UserGroup {
   userGroup: string
   authUserCreationDisabled: boolean
+  /** The effective schema's `properties` (standard user fields included), e.g. to type CSV cells. */
+  properties: Readonly<Record<string, unknown>>
   /** Undefined when `user` is valid, else a message naming the first failing field. */
   validate(user: Record<string, unknown>): string | undefined
 }
@@ -78,10 +80,11 @@ export class GroupSchemaCache {
   private async load(userGroup: string, ctx: CallContext): Promise<UserGroup> {
     const document = await this.umsConfig.findOne<GroupDocument>({ userGroup }, ctx)
     if (!document) throw badRequest(`Unknown userGroup ${userGroup}`)
-    const validator = this.compile(document)
+    const { validator, properties } = this.compile(document)
     return {
       userGroup,
       authUserCreationDisabled: document.authUserCreationDisabled === true,
+      properties,
       validate: (user) => {
         const candidate = { ...user }
         for (const field of SERVER_MANAGED_FIELDS) delete candidate[field]
@@ -92,7 +95,7 @@ export class GroupSchemaCache {
     }
   }
 
-  private compile(document: GroupDocument): ValidateFunction {
+  private compile(document: GroupDocument): { validator: ValidateFunction; properties: Record<string, unknown> } {
     const schema = isObject(document.crudSchema) ? structuredClone(document.crudSchema) : {}
     delete schema.$id
     const properties = isObject(schema.properties) ? schema.properties : {}
@@ -102,7 +105,7 @@ export class GroupSchemaCache {
     schema.properties = properties
     schema.type ??= 'object'
     try {
-      return this.ajv.compile(schema)
+      return { validator: this.ajv.compile(schema), properties }
     } catch (error) {
       // A broken schema in ums-config is a configuration fault, not the caller's.
       throw new HttpError(500, `Invalid crudSchema of userGroup ${document.userGroup}: ${(error as Error).message}`)

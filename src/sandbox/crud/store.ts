@@ -9,6 +9,8 @@ const DATABASE = 'crud'
 export class DuplicateKeyError extends Error {}
 
 let objectIdCounter = randomBytes(3).readUIntBE(0, 3)
+/** Like MongoDB drivers, 5 random bytes drawn once per process (the counter keeps ids unique). */
+const PROCESS_RANDOM = randomBytes(5).toString('hex')
 
 /** ObjectId layout (seconds, 5 random bytes, counter) so ids grow with insertion time like real ones. */
 export function newObjectId(): string {
@@ -16,7 +18,7 @@ export function newObjectId(): string {
   const seconds = Math.floor(Date.now() / 1000)
     .toString(16)
     .padStart(8, '0')
-  return `${seconds}${randomBytes(5).toString('hex')}${objectIdCounter.toString(16).padStart(6, '0')}`
+  return `${seconds}${PROCESS_RANDOM}${objectIdCounter.toString(16).padStart(6, '0')}`
 }
 
 export function compileFilter(filter: Doc): Query {
@@ -30,6 +32,8 @@ export function compileFilter(filter: Doc): Query {
 interface UniqueIndex {
   definition: CrudIndexDefinition
   partial?: Query
+  /** Stored documents by canonical key, so a unique check does not scan the collection. */
+  holders: Map<string, Set<Doc>>
 }
 
 /** Every value a dotted path reaches (arrays fan out like a multikey index); missing is null. */
@@ -73,7 +77,9 @@ export class CollectionStore {
     this.uniqueIndexes = (model.definition.indexes ?? [])
       .filter((index) => index.unique)
       .map((definition) =>
-        definition.partialFilterExpression ? { definition, partial: new Query(definition.partialFilterExpression, {}) } : { definition },
+        definition.partialFilterExpression
+          ? { definition, partial: new Query(definition.partialFilterExpression, {}), holders: new Map() }
+          : { definition, holders: new Map() },
       )
   }
 
@@ -100,24 +106,52 @@ export class CollectionStore {
   }
 
   insert(doc: Doc): void {
-    this.checkUnique(doc, undefined)
+    const keys = this.indexKeys(doc)
+    this.checkUnique(keys, undefined)
     this.docs.push(doc)
+    this.index(doc, keys, 'add')
   }
 
   /** Swaps a stored document for its updated version, keeping its position (natural order). */
   replace(current: Doc, updated: Doc): void {
-    this.checkUnique(updated, current)
+    const keys = this.indexKeys(updated)
+    this.checkUnique(keys, current)
     const index = this.docs.indexOf(current)
     if (index < 0) throw new Error('CRUD emulator: replacing a document that is not stored')
     this.docs[index] = updated
+    this.index(current, this.indexKeys(current), 'delete')
+    this.index(updated, keys, 'add')
   }
 
   remove(doc: Doc): void {
     this.docs = this.docs.filter((candidate) => candidate !== doc)
+    this.index(doc, this.indexKeys(doc), 'delete')
   }
 
   clear(): void {
     this.docs = []
+    for (const { holders } of this.uniqueIndexes) holders.clear()
+  }
+
+  /** A document's keys in each unique index (undefined where its partial filter leaves it out). */
+  private indexKeys(doc: Doc): Array<Map<string, unknown[]> | undefined> {
+    return this.uniqueIndexes.map(({ definition, partial }) => (partial && !partial.test(doc) ? undefined : this.keys(doc, definition)))
+  }
+
+  /** Adds or removes a stored document's keys in every unique index it falls under. */
+  private index(doc: Doc, keys: Array<Map<string, unknown[]> | undefined>, change: 'add' | 'delete'): void {
+    for (const [position, { holders }] of this.uniqueIndexes.entries()) {
+      for (const key of keys[position]?.keys() ?? []) {
+        let docs = holders.get(key)
+        if (change === 'add') {
+          if (!docs) holders.set(key, (docs = new Set()))
+          docs.add(doc)
+        } else if (docs) {
+          docs.delete(doc)
+          if (docs.size === 0) holders.delete(key)
+        }
+      }
+    }
   }
 
   private keys(doc: Doc, index: CrudIndexDefinition): Map<string, unknown[]> {
@@ -129,16 +163,11 @@ export class CollectionStore {
     return new Map(tuples.map((tuple) => [canonical(tuple), tuple]))
   }
 
-  private checkUnique(candidate: Doc, self: Doc | undefined): void {
-    for (const { definition, partial } of this.uniqueIndexes) {
-      if (partial && !partial.test(candidate)) continue
-      const candidateKeys = this.keys(candidate, definition)
-      for (const other of this.docs) {
-        if (other === self || (partial && !partial.test(other))) continue
-        for (const key of this.keys(other, definition).keys()) {
-          const tuple = candidateKeys.get(key)
-          if (tuple !== undefined) throw new DuplicateKeyError(this.duplicateMessage(definition, tuple))
-        }
+  private checkUnique(keys: Array<Map<string, unknown[]> | undefined>, self: Doc | undefined): void {
+    for (const [position, { definition, holders }] of this.uniqueIndexes.entries()) {
+      for (const [key, tuple] of keys[position] ?? []) {
+        const docs = holders.get(key)
+        if (docs && [...docs].some((other) => other !== self)) throw new DuplicateKeyError(this.duplicateMessage(definition, tuple))
       }
     }
   }
