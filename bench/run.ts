@@ -5,16 +5,20 @@
 // Environment: BENCH_DURATION_S (seconds per measurement, default 3), BENCH_WARMUP_S (2),
 // BENCH_ROUNDS (A/B rounds, order alternating, 4), BENCH_CONNECTIONS (16), BENCH_SCENARIOS
 // (comma list, or names as arguments), BENCH_CPU_PROF (children to CPU-profile: ums,baseline,peers;
-// summarize with bench/profile-summary.ts), BENCH_CPU_PROF_DIR, BENCH_PROXY_USERS (1000).
+// summarize with bench/profile-summary.ts), BENCH_CPU_PROF_DIR, BENCH_PROXY_USERS (1000),
+// BENCH_CP_BURST (burst of the change-password scenario's rate limit, 5).
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { killAllChildren, ROOT } from './children.js'
+import { activationScenario } from './activation.js'
+import { changePasswordScenario } from './change-password.js'
+import { importScenario } from './import.js'
 import { proxyScenario } from './proxy.js'
 import type { BarRow, BenchContext, Scenario, Settings } from './scenario.js'
 
-/** Every scenario, in running order. New benchmarks (CSV import, bulk jobs) are added here. */
-const SCENARIOS: Scenario[] = [proxyScenario]
+/** Every scenario, in running order. New benchmarks are added here. */
+const SCENARIOS: Scenario[] = [proxyScenario, importScenario, activationScenario, changePasswordScenario]
 
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
 

@@ -119,11 +119,23 @@ function convertPull(items: CrudFieldSchema | undefined, value: unknown, path: s
   return out
 }
 
+/** A `$set` of top-level fields only: what mingo would do, without building its update context per call. */
+function isPlainTopLevelSet(modifier: Doc): modifier is { $set: Doc } {
+  const operators = Object.keys(modifier)
+  if (operators.length !== 1 || operators[0] !== '$set' || !isPlainObject(modifier.$set)) return false
+  return Object.keys(modifier.$set).every((key) => key !== '' && !key.includes('.') && !key.startsWith('$') && key !== '_id' && key !== '__proto__')
+}
+
 /** Applies a validated patch to a copy of `doc`; MongoDB-style update errors become 500s. */
 export function applyPatch(doc: Doc, patch: PatchBody, system: Doc): Doc {
   const { $setOnInsert: _ignored, ...operators } = patch
   const modifier: Doc = { ...operators, $set: { ...(operators.$set ?? {}), ...system } }
   const copy = structuredClone(doc)
+  if (isPlainTopLevelSet(modifier)) {
+    // Same result as mingo's deep-cloning `$set`: existing keys keep their place, new ones go last.
+    for (const [key, value] of Object.entries(modifier.$set)) copy[key] = structuredClone(value)
+    return copy
+  }
   try {
     update(copy, modifier as Modifier<Doc>, [], undefined, { cloneMode: 'deep' })
   } catch (error) {

@@ -1,5 +1,10 @@
 // In-memory storage of one emulated collection: documents in insertion order, filter matching
 // with mingo, id generation and unique-index enforcement with MongoDB's E11000 message.
+//
+// Lookups by `_id` do not scan: a filter that pins `_id` (equality, `$eq` or `$in` of strings, at
+// the top level or in a clause of a top-level `$and`) is tested with mingo only on the documents
+// an `_id` map gives, returned in natural order, so the answer is the one a full scan gives. While
+// any stored document has an `_id` that is not a string, every lookup scans as before.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Query } from 'mingo'
 import { internalError, isPlainObject, type CollectionModel, type CrudIndexDefinition, type Doc } from './model.js'
@@ -69,8 +74,41 @@ function printKeyValue(value: unknown, objectIdField: boolean): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value)
 }
 
+/**
+ * The `_id`s a filter restricts the result to, or undefined when it does not pin `_id`. Only
+ * shapes whose mingo semantics are plain string equality are recognised: `_id: "x"`,
+ * `_id: { $eq: "x" }`, `_id: { $in: ["x", ...] }`; other top-level keys and other `$and` clauses
+ * only narrow the result further (the whole filter is still tested on each candidate).
+ */
+export function pinnedIds(filter: Doc): string[] | undefined {
+  if (Object.hasOwn(filter, '_id')) {
+    const condition = filter._id
+    if (typeof condition === 'string') return [condition]
+    if (isPlainObject(condition)) {
+      const keys = Object.keys(condition)
+      if (keys.length === 1 && keys[0] === '$eq' && typeof condition.$eq === 'string') return [condition.$eq]
+      if (keys.length === 1 && keys[0] === '$in' && Array.isArray(condition.$in) && condition.$in.every((id) => typeof id === 'string')) {
+        return condition.$in as string[]
+      }
+    }
+  }
+  if (Array.isArray(filter.$and)) {
+    for (const clause of filter.$and) {
+      const ids = isPlainObject(clause) ? pinnedIds(clause) : undefined
+      if (ids !== undefined) return ids
+    }
+  }
+  return undefined
+}
+
 export class CollectionStore {
   private docs: Doc[] = []
+  /** Position of each stored document in `docs`. */
+  private positions = new Map<Doc, number>()
+  /** Stored documents by string `_id`. */
+  private readonly byId = new Map<string, Set<Doc>>()
+  /** Stored documents whose `_id` is not a string (legacy seeds): lookups by `_id` scan while any is stored. */
+  private unindexed = 0
   private readonly uniqueIndexes: UniqueIndex[]
 
   constructor(readonly model: CollectionModel) {
@@ -97,18 +135,22 @@ export class CollectionStore {
 
   matching(filter: Doc): Doc[] {
     const query = compileFilter(filter)
-    return this.docs.filter((doc) => query.test(doc))
+    const candidates = this.candidates(filter)
+    return (candidates ?? this.docs).filter((doc) => query.test(doc))
   }
 
   first(filter: Doc): Doc | undefined {
     const query = compileFilter(filter)
-    return this.docs.find((doc) => query.test(doc))
+    const candidates = this.candidates(filter)
+    return (candidates ?? this.docs).find((doc) => query.test(doc))
   }
 
   insert(doc: Doc): void {
     const keys = this.indexKeys(doc)
     this.checkUnique(keys, undefined)
+    this.positions.set(doc, this.docs.length)
     this.docs.push(doc)
+    this.indexId(doc, 'add')
     this.index(doc, keys, 'add')
   }
 
@@ -116,21 +158,59 @@ export class CollectionStore {
   replace(current: Doc, updated: Doc): void {
     const keys = this.indexKeys(updated)
     this.checkUnique(keys, current)
-    const index = this.docs.indexOf(current)
-    if (index < 0) throw new Error('CRUD emulator: replacing a document that is not stored')
+    const index = this.positions.get(current)
+    if (index === undefined) throw new Error('CRUD emulator: replacing a document that is not stored')
     this.docs[index] = updated
+    this.positions.delete(current)
+    this.positions.set(updated, index)
+    this.indexId(current, 'delete')
+    this.indexId(updated, 'add')
     this.index(current, this.indexKeys(current), 'delete')
     this.index(updated, keys, 'add')
   }
 
   remove(doc: Doc): void {
+    if (!this.positions.has(doc)) return
     this.docs = this.docs.filter((candidate) => candidate !== doc)
+    this.positions = new Map(this.docs.map((candidate, index) => [candidate, index]))
+    this.indexId(doc, 'delete')
     this.index(doc, this.indexKeys(doc), 'delete')
   }
 
   clear(): void {
     this.docs = []
+    this.positions.clear()
+    this.byId.clear()
+    this.unindexed = 0
     for (const { holders } of this.uniqueIndexes) holders.clear()
+  }
+
+  /** The documents a filter pinning `_id` can match, in natural order; undefined when it must scan. */
+  private candidates(filter: Doc): Doc[] | undefined {
+    if (this.unindexed > 0) return undefined
+    const ids = pinnedIds(filter)
+    if (ids === undefined) return undefined
+    const found = new Set<Doc>()
+    for (const id of ids) for (const doc of this.byId.get(id) ?? []) found.add(doc)
+    const docs = [...found]
+    if (docs.length > 1) docs.sort((a, b) => (this.positions.get(a) ?? 0) - (this.positions.get(b) ?? 0))
+    return docs
+  }
+
+  private indexId(doc: Doc, change: 'add' | 'delete'): void {
+    const id = doc._id
+    if (typeof id !== 'string') {
+      this.unindexed += change === 'add' ? 1 : -1
+      return
+    }
+    let docs = this.byId.get(id)
+    if (change === 'add') {
+      if (!docs) this.byId.set(id, (docs = new Set()))
+      docs.add(doc)
+    } else if (docs) {
+      docs.delete(doc)
+      if (docs.size === 0) this.byId.delete(id)
+    }
   }
 
   /** A document's keys in each unique index (undefined where its partial filter leaves it out). */
