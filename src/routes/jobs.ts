@@ -1,5 +1,5 @@
 // Job routes (SPEC §7): start a bulk job (202 with the pending job) and read it back.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Config } from '../config.js'
 import type { CrudClient } from '../clients/crud.js'
 import type { AuthProvider } from '../auth-providers/provider.js'
@@ -24,6 +24,26 @@ const createdJob = {
   required: ['jobId', 'status', 'jobCreatedAt'],
   properties: { jobId: { type: 'string', format: 'uuid' }, status: { type: 'string', enum: ['pending'] }, jobCreatedAt: { type: 'string', format: 'date-time' } },
 } as const
+
+/** Response schema of a job read: the common fields, progress, and the kind's result fields. */
+function jobStatusSchema(statuses: readonly string[], resultProperties: Record<string, unknown>) {
+  return {
+    type: 'object',
+    required: ['jobId', 'status', 'jobCreatedAt'],
+    properties: {
+      jobId: { type: 'string' },
+      status: { type: 'string', enum: statuses },
+      jobCreatedAt: { type: 'string' },
+      progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+      ...resultProperties,
+    },
+  }
+}
+
+/** 202 with the pending job, the same for every kind. */
+function acceptedJob(reply: FastifyReply, job: Job) {
+  return reply.code(202).send({ jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt })
+}
 
 /** A job as clients see it: progress while pending, the result once completed. */
 export function jobView(job: Job): Record<string, unknown> {
@@ -103,7 +123,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
   }, async (request, reply) => {
     const userIds = request.body.map((item) => item.filter.userId)
     const job = createJob(() => activation.start(userIds, request.query.upsert, request.callContext))
-    return reply.code(202).send({ jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt })
+    return acceptedJob(reply, job)
   })
 
   app.get<{ Params: { id: string } }>('/jobs/bulk-activation/:id', {
@@ -112,27 +132,19 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
       summary: 'Status and result of a bulk-activation job',
       params: jobIdParams,
       response: {
-        200: {
-          type: 'object',
-          required: ['jobId', 'status', 'jobCreatedAt'],
-          properties: {
-            jobId: { type: 'string' },
-            status: { type: 'string', enum: ['pending', 'completed', 'failed'] },
-            jobCreatedAt: { type: 'string' },
-            progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
-            summary: {
-              type: 'object',
-              properties: {
-                failed: { type: 'integer' },
-                updated: { type: 'integer' },
-                inserted: { type: 'integer' },
-                total: { type: 'integer', description: 'failed + updated + inserted' },
-                skipped: { type: 'integer', description: 'users that already had an authUserId (not in total)' },
-              },
+        200: jobStatusSchema(['pending', 'completed', 'failed'], {
+          summary: {
+            type: 'object',
+            properties: {
+              failed: { type: 'integer' },
+              updated: { type: 'integer' },
+              inserted: { type: 'integer' },
+              total: { type: 'integer', description: 'failed + updated + inserted' },
+              skipped: { type: 'integer', description: 'users that already had an authUserId (not in total)' },
             },
-            failures: { type: 'array', items: activationFailure },
           },
-        },
+          failures: { type: 'array', items: activationFailure },
+        }),
         ...errorResponses(404),
       },
     },
@@ -158,7 +170,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
         request.callContext,
       ),
     )
-    return reply.code(202).send({ jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt })
+    return acceptedJob(reply, job)
   })
 
   app.get<{ Params: { id: string } }>('/jobs/change-password/bulk/:id', {
@@ -167,19 +179,11 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
       summary: 'Status and result of a change-password job',
       params: jobIdParams,
       response: {
-        200: {
-          type: 'object',
-          required: ['jobId', 'status', 'jobCreatedAt'],
-          properties: {
-            jobId: { type: 'string' },
-            status: { type: 'string', enum: ['pending', 'completed'] },
-            jobCreatedAt: { type: 'string' },
-            progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
-            summary: { type: 'object', properties: { failed: { type: 'integer' }, completed: { type: 'integer' }, total: { type: 'integer' } } },
-            completed: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' } } } },
-            failures: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' }, message: { type: 'string' } } } },
-          },
-        },
+        200: jobStatusSchema(['pending', 'completed'], {
+          summary: { type: 'object', properties: { failed: { type: 'integer' }, completed: { type: 'integer' }, total: { type: 'integer' } } },
+          completed: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' } } } },
+          failures: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' }, message: { type: 'string' } } } },
+        }),
         ...errorResponses(404),
       },
     },
