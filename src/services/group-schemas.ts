@@ -5,7 +5,7 @@ import addFormatsModule from 'ajv-formats'
 import type { CallContext } from '../clients/http.js'
 import type { CrudCollection } from '../clients/crud.js'
 import { HttpError, badRequest } from '../errors.js'
-import { SERVER_MANAGED_FIELDS } from './users/fields.js'
+import { SERVER_MANAGED_FIELDS, isPlainObject } from './users/fields.js'
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
@@ -38,9 +38,6 @@ interface GroupDocument {
   authUserCreationDisabled?: unknown
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function describe(error: ErrorObject): string {
   const path = `body${error.instancePath.replace(/\//g, '.')}`
@@ -96,9 +93,9 @@ export class GroupSchemaCache {
   }
 
   private compile(document: GroupDocument): { validator: ValidateFunction; properties: Record<string, unknown> } {
-    const schema = isObject(document.crudSchema) ? structuredClone(document.crudSchema) : {}
+    const schema = isPlainObject(document.crudSchema) ? structuredClone(document.crudSchema) : {}
     delete schema.$id
-    const properties = isObject(schema.properties) ? schema.properties : {}
+    const properties = isPlainObject(schema.properties) ? schema.properties : {}
     for (const [field, fieldSchema] of Object.entries(STANDARD_USER_FIELDS)) {
       if (!(field in properties)) properties[field] = fieldSchema
     }

@@ -62,7 +62,8 @@ function eachItems(value: unknown): unknown[] {
   return isPlainObject(value) && Array.isArray(value.$each) ? value.$each : [value]
 }
 
-const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+/** Deep equality of JSON values (what MongoDB compares for $addToSet and $pull). */
+export const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 function compare(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b

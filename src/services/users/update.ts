@@ -13,12 +13,11 @@ import {
   compensatingPatch,
   isPlainObject,
   patchedPaths,
+  sameValue,
   stringArray,
   type UserPatch,
 } from './fields.js'
 import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './context.js'
-
-const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 /**
  * Whether the auth user must be blocked: when the CRUD says so, and whenever the user is not
