@@ -17,7 +17,10 @@ import { authRoutes } from './routes/auth.js'
 import { userRoutes } from './routes/users.js'
 import { jobRoutes } from './routes/jobs.js'
 import { importRoutes } from './routes/import.js'
-import { InMemoryJobRegistry } from './jobs/registry.js'
+import { createJobEngine } from './jobs/index.js'
+import type { JobEngine } from './jobs/engine.js'
+import { changePasswordBulkJob } from './services/change-password-bulk/index.js'
+import { bulkActivationJob } from './services/bulk-activation/index.js'
 import { GroupSchemaCache } from './services/group-schemas.js'
 import { errorBodySchema } from './routes/schemas.js'
 
@@ -49,6 +52,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     peers: Peers
+    /** The bulk jobs: SIGTERM hands them over (index.ts), close() stops them. */
+    jobEngine: JobEngine
   }
   interface FastifyRequest {
     /** Forwarded headers and request logger handed to every peer call. */
@@ -151,18 +156,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.type('application/x-yaml').send(app.swagger({ yaml: true })),
   )
 
-  const registry = new InMemoryJobRegistry({ ttlMs: config.jobsTtlMs })
-  await app.register(statusRoutes, { packageInfo: PACKAGE, readinessChecks: [() => registry.unavailableReason()] })
+  const jobEngine = await createJobEngine(config, app.log)
+  jobEngine.define(changePasswordBulkJob({ crud: peers.crud, auth: peers.auth, ratePerSecond: config.changePasswordRatePerSecond }))
+  jobEngine.define(bulkActivationJob({ crud: peers.crud, auth: peers.auth, polling: config.auth0JobPollingInterval }))
+  app.decorate('jobEngine', jobEngine)
+  app.addHook('onReady', async () => jobEngine.start())
+  // One hook, in order: running jobs stop (and checkpoint) while the peers can still be called.
+  app.addHook('onClose', async () => {
+    await jobEngine.close()
+    if (!options.peers) await peers.close?.()
+  })
+  await app.register(statusRoutes, { packageInfo: PACKAGE, readinessChecks: [() => jobEngine.unavailableReason()] })
   await app.register(authRoutes)
   const groups = new GroupSchemaCache(peers.crud.umsConfig)
   await app.register(userRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
-  await app.register(jobRoutes, { config, crud: peers.crud, auth: peers.auth, registry })
+  await app.register(jobRoutes, { config, engine: jobEngine })
   await app.register(importRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
 
-  if (!options.peers) {
-    app.addHook('onClose', async () => {
-      await peers.close?.()
-    })
-  }
   return app
 }

@@ -34,6 +34,10 @@ export const ENV_SCHEMA = {
     AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: { type: 'number', exclusiveMinimum: 0, default: 2 },
     BULK_MAX_USERS: { type: 'integer', minimum: 1, default: 10000 },
     JOBS_TTL_MS: { type: 'integer', minimum: 1, default: 86400000 },
+    JOBS_STORE_URL: { type: 'string', minLength: 1 },
+    MONGODB_URL: { type: 'string', minLength: 1 },
+    JOBS_COLLECTION_NAME: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,39}$', default: 'userManagerJobs' },
+    JOBS_LOCK_LIFETIME_MS: { type: 'integer', minimum: 1000, default: 60000 },
     UPSTREAM_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 10000 },
     WAIT_BEFORE_SERVER_CLOSE_SEC: { type: 'number', minimum: 0, default: 10 },
     USERID_HEADER_KEY: { type: 'string', minLength: 1, default: 'miauserid' },
@@ -58,6 +62,16 @@ export type RawEnv = { [K in WithDefault | Required]: JsonType<Props[K]> } & {
 }
 
 export type PollingInterval = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string }
+
+/** Where jobs are kept: this process's memory, or a store shared by the replicas. */
+export type JobStoreConfig =
+  | { backend: 'memory' }
+  | {
+      backend: 'postgres' | 'redis' | 'mongodb'
+      url: string
+      /** The variable the URL came from, for messages. */
+      variable: 'JOBS_STORE_URL' | 'MONGODB_URL'
+    }
 
 export interface PlatformHeaderKeys {
   userId: string
@@ -97,6 +111,11 @@ export interface Config {
   changePasswordRatePerSecond: number
   bulkMaxUsers: number
   jobsTtlMs: number
+  jobStore: JobStoreConfig
+  /** The collection, table or key prefix of the job store. */
+  jobsCollectionName: string
+  /** How long a replica's lock on a job lasts without being renewed. */
+  jobsLockLifetimeMs: number
   upstreamTimeoutMs: number
   waitBeforeServerCloseMs: number
   headerKeys: PlatformHeaderKeys
@@ -171,6 +190,40 @@ export function parsePollingInterval(value: string): PollingInterval {
   )
 }
 
+const STORE_SCHEMES: Record<string, 'postgres' | 'redis' | 'mongodb'> = {
+  'mongodb:': 'mongodb',
+  'mongodb+srv:': 'mongodb',
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'redis:': 'redis',
+  'rediss:': 'redis',
+}
+
+/**
+ * The job store from JOBS_STORE_URL, else MONGODB_URL, else memory. Messages never echo the URL:
+ * it may carry a password.
+ */
+export function parseJobStore(env: { JOBS_STORE_URL?: string | undefined; MONGODB_URL?: string | undefined }): JobStoreConfig {
+  const variable = env.JOBS_STORE_URL !== undefined ? 'JOBS_STORE_URL' : env.MONGODB_URL !== undefined ? 'MONGODB_URL' : undefined
+  if (variable === undefined) return { backend: 'memory' }
+  const url = env[variable]!.trim()
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\/[^/?#\s]+/i.exec(url)?.[1]?.toLowerCase()
+  const supported = 'mongodb://, mongodb+srv://, postgres://, postgresql://, redis:// or rediss://'
+  if (scheme === undefined) throw new ConfigError(`${variable} must be a ${supported} URL`)
+  const backend = STORE_SCHEMES[`${scheme}:`]
+  if (backend === undefined) throw new ConfigError(`${variable} has an unsupported scheme "${scheme}": use ${supported}`)
+  if (variable === 'MONGODB_URL' && backend !== 'mongodb') throw new ConfigError(`MONGODB_URL must be a mongodb:// or mongodb+srv:// URL (use JOBS_STORE_URL for ${scheme})`)
+  // MongoDB accepts several comma-separated hosts, which URL cannot parse; the driver checks those.
+  if (backend !== 'mongodb') {
+    try {
+      new URL(url)
+    } catch {
+      throw new ConfigError(`${variable} is not a valid ${scheme} URL`)
+    }
+  }
+  return { backend, url, variable }
+}
+
 export function deriveConfig(env: RawEnv): Config {
   return {
     httpPort: env.HTTP_PORT,
@@ -204,6 +257,9 @@ export function deriveConfig(env: RawEnv): Config {
     changePasswordRatePerSecond: env.AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND,
     bulkMaxUsers: env.BULK_MAX_USERS,
     jobsTtlMs: env.JOBS_TTL_MS,
+    jobStore: parseJobStore(env),
+    jobsCollectionName: env.JOBS_COLLECTION_NAME,
+    jobsLockLifetimeMs: env.JOBS_LOCK_LIFETIME_MS,
     upstreamTimeoutMs: env.UPSTREAM_TIMEOUT_MS,
     waitBeforeServerCloseMs: env.WAIT_BEFORE_SERVER_CLOSE_SEC * 1000,
     headerKeys: {

@@ -12,6 +12,8 @@ async function main(): Promise<void> {
     if (closing) return
     closing = true
     app.log.info({ waitMs: config.waitBeforeServerCloseMs }, 'SIGTERM received: closing after the wait')
+    // Jobs go to the other replicas at once: they need not wait for this one's locks to expire.
+    app.jobEngine.handOver().catch((error: unknown) => app.log.error({ err: error }, 'jobs not handed over'))
     // The wait lets Kubernetes take the pod out of the endpoints; requests keep being served meanwhile.
     setTimeout(() => {
       app

@@ -1,5 +1,5 @@
 // PATCH /users/import: the multipart upload (a `file` part and the `delimiter`, `encoding`,
-// `escape` fields, in any order) handed to src/services/import-csv.ts.
+// `escape` fields, in any order) handed to src/services/import-csv/.
 //
 // The file part is written to a temporary file as it arrives (on disk, never in memory) and the
 // import starts once the whole request is read: the options may follow the file (as in the
@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
 import { HttpError, badRequest } from '../errors.js'
 import type { UsersDeps } from '../services/users/context.js'
-import { DEFAULT_IMPORT_OPTIONS, importOptions, importUsers } from '../services/import-csv.js'
+import { DEFAULT_IMPORT_OPTIONS, importOptions, importUsers } from '../services/import-csv/index.js'
 import { errorResponses } from './schemas.js'
 
 const OPTION_FIELDS = ['delimiter', 'encoding', 'escape'] as const

@@ -1,19 +1,16 @@
-// Job routes (SPEC §7): start a bulk job (202 with the pending job) and read it back.
+// Job routes: start a bulk job (202 with the pending job) and read it back, from any replica.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Config } from '../config.js'
-import type { CrudClient } from '../clients/crud.js'
-import type { AuthProvider } from '../auth-providers/provider.js'
 import { HttpError } from '../errors.js'
-import { JobRegistryFullError, type Job, type JobKind, type JobRegistry } from '../jobs/registry.js'
-import { startChangePasswordBulk } from '../services/change-password-bulk.js'
-import { BulkActivationScheduler } from '../services/bulk-activation.js'
+import type { JobEngine } from '../jobs/engine.js'
+import type { JobKind, JobRecord } from '../jobs/store.js'
+import { submitChangePasswordBulk } from '../services/change-password-bulk/index.js'
+import { submitBulkActivation } from '../services/bulk-activation/index.js'
 import { errorResponses } from './schemas.js'
 
 export interface JobRoutesDeps {
   config: Config
-  crud: CrudClient
-  auth: AuthProvider
-  registry: JobRegistry
+  engine: JobEngine
 }
 
 const tags = ['Jobs']
@@ -41,30 +38,20 @@ function jobStatusSchema(statuses: readonly string[], resultProperties: Record<s
 }
 
 /** 202 with the pending job, the same for every kind. */
-function acceptedJob(reply: FastifyReply, job: Job) {
+function acceptedJob(reply: FastifyReply, job: JobRecord) {
   return reply.code(202).send({ jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt })
 }
 
 /** A job as clients see it: progress while pending, the result once completed. */
-export function jobView(job: Job): Record<string, unknown> {
+export function jobView(job: JobRecord): Record<string, unknown> {
   const base = { jobId: job.jobId, status: job.status, jobCreatedAt: job.jobCreatedAt }
   if (job.status === 'pending') return job.progress ? { ...base, progress: job.progress } : base
   if (job.status === 'completed' && typeof job.result === 'object' && job.result !== null) return { ...base, ...job.result }
   return base
 }
 
-/** 503 when the registry keeps as many jobs as it may. */
-export function createJob<T>(start: () => Job<T>): Job<T> {
-  try {
-    return start()
-  } catch (error) {
-    if (error instanceof JobRegistryFullError) throw new HttpError(503, error.message)
-    throw error
-  }
-}
-
-export function readJob(registry: JobRegistry, kind: JobKind, jobId: string): Record<string, unknown> {
-  const job = registry.get(kind, jobId)
+async function readJob(engine: JobEngine, kind: JobKind, jobId: string): Promise<Record<string, unknown>> {
+  const job = await engine.get(kind, jobId)
   if (!job) throw new HttpError(404, `Job ${jobId} not found`)
   return jobView(job)
 }
@@ -78,17 +65,7 @@ const activationFailure = {
 } as const
 
 export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Promise<void> {
-  const { registry } = deps
-
-  // One scheduler for every bulk-activation job of the process; its timers stop with the app.
-  const activation = new BulkActivationScheduler({
-    crud: deps.crud,
-    auth: deps.auth,
-    registry,
-    polling: deps.config.auth0JobPollingInterval,
-    log: app.log,
-  })
-  app.addHook('onClose', async () => activation.close())
+  const { engine } = deps
 
   app.post<{ Body: Array<{ filter: { userId: string } }>; Querystring: { upsert: boolean } }>('/jobs/bulk-activation', {
     schema: {
@@ -122,8 +99,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
     },
   }, async (request, reply) => {
     const userIds = request.body.map((item) => item.filter.userId)
-    const job = createJob(() => activation.start(userIds, request.query.upsert, request.callContext))
-    return acceptedJob(reply, job)
+    return acceptedJob(reply, await submitBulkActivation(engine, userIds, request.query.upsert, request.callContext))
   })
 
   app.get<{ Params: { id: string } }>('/jobs/bulk-activation/:id', {
@@ -145,10 +121,10 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
           },
           failures: { type: 'array', items: activationFailure },
         }),
-        ...errorResponses(404),
+        ...errorResponses(404, 503),
       },
     },
-  }, async (request) => readJob(registry, 'bulk-activation', request.params.id))
+  }, async (request) => readJob(engine, 'bulk-activation', request.params.id))
 
   app.post<{ Body: { authUsersIds: string[] } }>('/jobs/change-password/bulk', {
     schema: {
@@ -163,14 +139,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
       response: { 202: createdJob, ...errorResponses(400, 503) },
     },
   }, async (request, reply) => {
-    const job = createJob(() =>
-      startChangePasswordBulk(
-        { crud: deps.crud, auth: deps.auth, registry, ratePerSecond: deps.config.changePasswordRatePerSecond },
-        request.body.authUsersIds,
-        request.callContext,
-      ),
-    )
-    return acceptedJob(reply, job)
+    return acceptedJob(reply, await submitChangePasswordBulk(engine, request.body.authUsersIds, request.callContext))
   })
 
   app.get<{ Params: { id: string } }>('/jobs/change-password/bulk/:id', {
@@ -184,8 +153,8 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
           completed: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' } } } },
           failures: { type: 'array', items: { type: 'object', properties: { authUserId: { type: 'string' }, message: { type: 'string' } } } },
         }),
-        ...errorResponses(404),
+        ...errorResponses(404, 503),
       },
     },
-  }, async (request) => readJob(registry, 'change-password', request.params.id))
+  }, async (request) => readJob(engine, 'change-password', request.params.id))
 }

@@ -85,7 +85,20 @@ export function seedFixtures(crud: CrudEmulator): void {
   crud.seed(ROLES_ENDPOINT, ROLES)
 }
 
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
+export interface Emulators {
+  crud: CrudEmulator
+  auth0: Auth0ClientEmulator
+  rond: RondEmulator
+  timer: TimerEmulator
+  /** The emulators' base URLs, as stackEnv takes them. */
+  urls: { crud: string; auth: string; rond: string; timer: string }
+  /** Resets every emulator (data, faults, request logs) and seeds the fixtures again. */
+  reset(): void
+  close(): Promise<void>
+}
+
+/** The four emulators on loopback, seeded; for tests that run ums in processes of their own. */
+export async function startEmulators(options: Pick<StackOptions, 'auth0' | 'timer' | 'emulatorPorts'> = {}): Promise<Emulators> {
   const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION] })
   const auth0 = new Auth0ClientEmulator(options.auth0)
   const rond = new RondEmulator()
@@ -93,16 +106,32 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const ports = options.emulatorPorts
   await Promise.all([crud.start(ports?.crud), auth0.start(ports?.auth), rond.start(ports?.rond), timer.start(ports?.timer)])
   seedFixtures(crud)
+  return {
+    crud,
+    auth0,
+    rond,
+    timer,
+    urls: { crud: crud.url, auth: auth0.url, rond: rond.url, timer: timer.url },
+    reset() {
+      for (const emulator of [crud, auth0, rond, timer]) emulator.reset()
+      seedFixtures(crud)
+    },
+    async close() {
+      await Promise.all([crud.close(), auth0.close(), rond.close(), timer.close()])
+    },
+  }
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const emulators = await startEmulators(options)
+  const { crud, auth0, rond, timer } = emulators
 
   const refused: Record<string, string> = {}
   for (const peer of options.unreachable ?? []) refused[PEER_VARIABLES[peer]] = `http://127.0.0.1:${await freePort()}`
 
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? (await freePort())
-  const config = await loadConfig(
-    { ...stackEnv({ crud: crud.url, auth: auth0.url, rond: rond.url, timer: timer.url }, port), ...options.env, ...refused },
-    { useProcessEnv: false },
-  )
+  const config = await loadConfig({ ...stackEnv(emulators.urls, port), ...options.env, ...refused }, { useProcessEnv: false })
   const app = await buildApp(config, options.logStream ? { logStream: options.logStream } : {})
   await app.listen({ host, port })
 
@@ -114,13 +143,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     auth0,
     rond,
     timer,
-    resetPeers() {
-      for (const emulator of [crud, auth0, rond, timer]) emulator.reset()
-      seedFixtures(crud)
-    },
+    resetPeers: () => emulators.reset(),
     async close() {
       await app.close()
-      await Promise.all([crud.close(), auth0.close(), rond.close(), timer.close()])
+      await emulators.close()
     },
   }
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest'
 import { request } from 'undici'
 import { Writable } from 'node:stream'
 import { startStack, type Stack, type StackOptions } from '../../src/sandbox/stack.js'
+import { isolatedPostgres, isolatedRedis, type IsolatedStore } from './job-stores.js'
 
 export interface Answer<T = unknown> {
   status: number
@@ -49,14 +50,41 @@ export class LogCapture extends Writable {
   }
 }
 
+/** Where a test stack keeps its jobs. */
+export type JobStoreKind = 'memory' | 'postgres' | 'redis'
+
+/** The job stores the job suites run on. */
+export const JOB_STORES: JobStoreKind[] = ['memory', 'postgres', 'redis']
+
+/** A job store of its own for one stack (memory: nothing to isolate). */
+export async function isolatedJobStore(kind: JobStoreKind): Promise<IsolatedStore | undefined> {
+  if (kind === 'postgres') return isolatedPostgres()
+  if (kind === 'redis') return isolatedRedis()
+  return undefined
+}
+
+/** The ums variables pointing at an isolated store. */
+export function jobStoreEnv(store: IsolatedStore | undefined): Record<string, string> {
+  return store ? { JOBS_STORE_URL: store.url, JOBS_COLLECTION_NAME: store.name } : {}
+}
+
+export interface UseStackOptions extends StackOptions {
+  /** The job store of the stack's ums (default memory), isolated for the file and removed after it. */
+  jobStore?: JobStoreKind
+}
+
 /** Starts a stack for the file (beforeAll), resets peers before each test, closes it after. */
-export function useStack(options: StackOptions = {}): { readonly current: Stack; call: <T = any>(method: Parameters<typeof call>[1], path: string, opts?: Parameters<typeof call>[3]) => Promise<Answer<T>> } {
+export function useStack(options: UseStackOptions = {}): { readonly current: Stack; call: <T = any>(method: Parameters<typeof call>[1], path: string, opts?: Parameters<typeof call>[3]) => Promise<Answer<T>> } {
   let stack: Stack | undefined
+  let store: IsolatedStore | undefined
   beforeAll(async () => {
-    stack = await startStack(options)
+    const { jobStore = 'memory', ...stackOptions } = options
+    store = await isolatedJobStore(jobStore)
+    stack = await startStack({ ...stackOptions, env: { ...jobStoreEnv(store), ...stackOptions.env } })
   })
   afterAll(async () => {
     await stack?.close()
+    await store?.cleanup()
   })
   beforeEach(() => {
     stack?.resetPeers()

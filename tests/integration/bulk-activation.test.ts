@@ -5,7 +5,7 @@ import { IMPORT_FILE_MAX_BYTES, MAX_ACTIVE_IMPORT_JOBS } from '../../src/auth-pr
 import type { UploadedFileSummary } from '../../src/sandbox/auth0-emulator.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { startStack, type Stack } from '../../src/sandbox/stack.js'
-import { call, useStack, type StackHandle } from '../helpers/stack.js'
+import { call, JOB_STORES, useStack, type StackHandle } from '../helpers/stack.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const UNKNOWN_ID = '0123456789abcdef01234567'
@@ -92,8 +92,8 @@ function polledJobIds(stack: Stack): string[] {
   return [...new Set(stack.auth0.requestsTo('GET', STATUS_PATH).map((request) => decodeURIComponent(request.path).split('/').pop()!))]
 }
 
-describe('bulk activation', () => {
-  const stack = useStack({ env: { AUTH0_JOB_POLLING_INTERVAL: '50', BULK_MAX_USERS: '50' } })
+describe.each(JOB_STORES)('bulk activation (%s job store)', (jobStore) => {
+  const stack = useStack({ jobStore, env: { AUTH0_JOB_POLLING_INTERVAL: '50', BULK_MAX_USERS: '50' } })
 
   it('answers 202 with the pending job, then completes with every user linked to its new auth user', async () => {
     const ids = seedCrudUsers(stack.current, 3)
@@ -350,8 +350,8 @@ describe('bulk activation', () => {
   })
 })
 
-describe('bulk activation with manual import jobs', () => {
-  const stack = useStack({ env: { AUTH0_JOB_POLLING_INTERVAL: '50' }, auth0: { importTiming: { mode: 'manual' } } })
+describe.each(JOB_STORES)('bulk activation with manual import jobs (%s job store)', (jobStore) => {
+  const stack = useStack({ jobStore, env: { AUTH0_JOB_POLLING_INTERVAL: '50' }, auth0: { importTiming: { mode: 'manual' } } })
 
   /** Advances every pending/processing job the service polls to `completed`, until the ums job ends. */
   async function completeAll(jobId: string): Promise<any> {
@@ -471,8 +471,8 @@ describe('bulk activation with manual import jobs', () => {
   })
 })
 
-describe('bulk activation polled on a cron expression', () => {
-  const stack = useStack({ env: { AUTH0_JOB_POLLING_INTERVAL: '* * * * * *' } })
+describe.each(JOB_STORES)('bulk activation polled on a cron expression (%s job store)', (jobStore) => {
+  const stack = useStack({ jobStore, env: { AUTH0_JOB_POLLING_INTERVAL: '* * * * * *' } })
 
   it('polls at the next whole second', async () => {
     const ids = seedCrudUsers(stack.current, 1)

@@ -134,3 +134,53 @@ describe('serviceUrl', () => {
     expect(() => serviceUrl('ROND_SERVICE', 'http://[bad')).toThrow(/ROND_SERVICE/)
   })
 })
+
+describe('job store configuration', () => {
+  it('keeps jobs in memory when neither URL is set, with the documented defaults', async () => {
+    const config = await load({})
+    expect(config.jobStore).toEqual({ backend: 'memory' })
+    expect(config.jobsCollectionName).toBe('userManagerJobs')
+    expect(config.jobsLockLifetimeMs).toBe(60_000)
+  })
+
+  it.each([
+    ['mongodb://mongo:27017/ums', 'mongodb'],
+    ['mongodb+srv://user:pw@cluster0.example.net/ums', 'mongodb'],
+    ['mongodb://a:27017,b:27017/ums?replicaSet=rs0', 'mongodb'],
+    ['postgres://user:pw@db:5432/ums', 'postgres'],
+    ['postgresql://db/ums', 'postgres'],
+    ['redis://:pw@cache:6379/2', 'redis'],
+    ['rediss://cache', 'redis'],
+  ])('picks the backend of JOBS_STORE_URL %s', async (url, backend) => {
+    const config = await load({ JOBS_STORE_URL: url, JOBS_COLLECTION_NAME: 'jobs', JOBS_LOCK_LIFETIME_MS: '5000' })
+    expect(config.jobStore).toEqual({ backend, url, variable: 'JOBS_STORE_URL' })
+    expect(config.jobsCollectionName).toBe('jobs')
+    expect(config.jobsLockLifetimeMs).toBe(5000)
+  })
+
+  it('uses MONGODB_URL, the original name, when JOBS_STORE_URL is unset, and JOBS_STORE_URL when both are', async () => {
+    expect((await load({ MONGODB_URL: 'mongodb://crud-mongo/project' })).jobStore).toEqual({ backend: 'mongodb', url: 'mongodb://crud-mongo/project', variable: 'MONGODB_URL' })
+    expect((await load({ MONGODB_URL: 'mongodb://crud-mongo/project', JOBS_STORE_URL: 'redis://cache' })).jobStore).toMatchObject({ backend: 'redis', variable: 'JOBS_STORE_URL' })
+  })
+
+  it.each([
+    [{ JOBS_STORE_URL: 'ftp://user:secret@host/x' }, 'invalid configuration: JOBS_STORE_URL has an unsupported scheme "ftp": use mongodb://, mongodb+srv://, postgres://, postgresql://, redis:// or rediss://'],
+    [{ JOBS_STORE_URL: 'secret-db-host' }, 'invalid configuration: JOBS_STORE_URL must be a mongodb://, mongodb+srv://, postgres://, postgresql://, redis:// or rediss:// URL'],
+    [{ JOBS_STORE_URL: 'postgres://user:secret@[bad/x' }, 'invalid configuration: JOBS_STORE_URL is not a valid postgres URL'],
+    [{ MONGODB_URL: 'postgres://user:secret@db/x' }, 'invalid configuration: MONGODB_URL must be a mongodb:// or mongodb+srv:// URL (use JOBS_STORE_URL for postgres)'],
+  ])('stops with one line naming the variable, never echoing the URL: %j', async (env, message) => {
+    const error = await load(env).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as Error).message).toBe(message)
+    expect((error as Error).message).not.toContain('secret')
+  })
+
+  it.each([
+    [{ JOBS_COLLECTION_NAME: 'user-manager jobs' }, /JOBS_COLLECTION_NAME/],
+    [{ JOBS_COLLECTION_NAME: '' }, /JOBS_COLLECTION_NAME/],
+    [{ JOBS_LOCK_LIFETIME_MS: '500' }, /JOBS_LOCK_LIFETIME_MS/],
+    [{ JOBS_LOCK_LIFETIME_MS: 'soon' }, /JOBS_LOCK_LIFETIME_MS/],
+  ])('rejects %j naming the variable', async (env, pattern) => {
+    await expect(load(env)).rejects.toThrow(pattern)
+  })
+})

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Pacer } from '../../src/services/change-password-bulk.js'
+import { Pacer } from '../../src/services/change-password-bulk/pacer.js'
 
 /** A clock whose sleeps take `lateMs` longer than asked, as a busy event loop makes them. */
 function clock() {

@@ -35,13 +35,16 @@ export interface ResolveOptions {
   isClosed: () => boolean
 }
 
-const sleep = (ms: number) =>
+/** Resolves after `ms`, without keeping the process alive. */
+export const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
     if (ms <= 0) return resolve()
     setTimeout(resolve, ms).unref()
   })
 
-export const insertedId = (entry: ImportUser): string => AUTH0_USER_ID_PREFIX + entry.user_id
+/** The auth id of the user an import inserts with this generated id. */
+export const generatedAuthId = (generatedId: string): string => AUTH0_USER_ID_PREFIX + generatedId
+export const insertedId = (entry: ImportUser): string => generatedAuthId(entry.user_id)
 
 /**
  * The auth ids of `candidates` (the entries of a completed job that no error entry names).

@@ -3,11 +3,11 @@
 // others inserted in CRUD bulk calls (src/services/import-csv/writer.ts).
 import { pipeline, type Readable } from 'node:stream'
 import { parse } from 'csv-parse'
-import type { CallContext } from '../clients/http.js'
-import { badRequest, userOperationError } from '../errors.js'
-import type { UsersDeps } from './users/context.js'
-import { ImportGroups, prepareRow, skipping, type RowError } from './import-csv/rows.js'
-import { ImportWriter } from './import-csv/writer.js'
+import type { CallContext } from '../../clients/http.js'
+import { badRequest, userOperationError } from '../../errors.js'
+import type { UsersDeps } from '../users/context.js'
+import { ImportGroups, prepareRow, skipping, type RowError } from './rows.js'
+import { ImportWriter } from './writer.js'
 
 export interface ImportOptions {
   delimiter: string

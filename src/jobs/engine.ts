@@ -1,0 +1,253 @@
+// The job engine: records jobs in the job store, runs them, and lets their handlers checkpoint
+// each step so that a run that stops (shutdown, crash, lost store) resumes where it left off.
+// Two engines share this contract and the run below: the in-memory one (one process) and the
+// Agenda one (a shared store, any number of replicas; agenda-engine.ts).
+import { v4 as uuidv4 } from 'uuid'
+import type { FastifyBaseLogger } from 'fastify'
+import { HttpError } from '../errors.js'
+import type { MemoryJobStore } from './memory-store.js';
+import { JobStoreFullError } from './memory-store.js'
+import type { JobKind, JobRecord, JobStore } from './store.js'
+
+export interface JobExecution<Input> {
+  readonly jobId: string
+  readonly input: Input
+  /** The journal the earlier runs of this job wrote, in order (empty on the first run). */
+  readonly checkpoints: readonly unknown[]
+  /** Appends to the journal; rejects with JobStoreWriteError when the store does not take it. */
+  checkpoint(...entries: unknown[]): Promise<void>
+  /** Reports progress; written to the store at most every PROGRESS_WRITE_INTERVAL_MS. */
+  progress(done: number, total: number): void
+  /** Aborted when the run must stop at its next step: the replica hands its jobs over. */
+  readonly signal: AbortSignal
+  readonly log: FastifyBaseLogger
+}
+
+/** `interrupted`: stopped before the end, every finished step checkpointed; it will run again. */
+export type RunOutcome<Result> = { status: 'completed'; result: Result } | { status: 'failed' } | { status: 'interrupted' }
+
+export interface JobDefinition<Input, Result> {
+  kind: JobKind
+  /** At most one job of this kind runs at a time, across every replica; the others wait their turn. */
+  exclusive?: boolean
+  run(execution: JobExecution<Input>): Promise<RunOutcome<Result>>
+}
+
+export interface JobEngine {
+  /** The store's backend, for messages. */
+  readonly backendName: string
+  define<Input, Result>(definition: JobDefinition<Input, Result>): void
+  /** Records a new pending job (progress 0 of `total`) and schedules it; 503 when it cannot. */
+  submit(kind: JobKind, input: unknown, total: number): Promise<JobRecord>
+  /** The job of that kind, or undefined; 503 when the store cannot be read. */
+  get(kind: JobKind, jobId: string): Promise<JobRecord | undefined>
+  /** Undefined while jobs can be started and read here, else why not (readiness). */
+  unavailableReason(): string | undefined
+  /** Starts running jobs; resolves after the first attempt to reach the store, whatever its outcome. */
+  start(): Promise<void>
+  /** SIGTERM: takes no more work; running jobs checkpoint and are released for another replica. */
+  handOver(): Promise<void>
+  close(): Promise<void>
+}
+
+/** A checkpoint or final write the store refused: the run stops, to be resumed later. */
+export class JobStoreWriteError extends Error {
+  override name = 'JobStoreWriteError'
+}
+
+/** Progress is a convenience for callers: one store write per interval is plenty. */
+export const PROGRESS_WRITE_INTERVAL_MS = 250
+
+/** The 503 of the job routes when the store cannot take or answer a request. */
+export function jobStoreUnavailable(reason: string): HttpError {
+  return new HttpError(503, `Jobs are unavailable: ${reason}. Try again later`, 'UMS_JOB_STORE_UNAVAILABLE')
+}
+
+/** Writes the latest progress at once, then at most once per interval, and once more when flushed. */
+class ProgressWriter {
+  private latest: { done: number; total: number } | undefined
+  private timer: NodeJS.Timeout | undefined
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly jobId: string,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  report(done: number, total: number): void {
+    this.latest = { done, total }
+    if (this.timer) return
+    void this.write()
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      if (this.latest) this.report(this.latest.done, this.latest.total)
+    }, PROGRESS_WRITE_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  private write(): Promise<void> {
+    const progress = this.latest
+    if (!progress) return this.writing
+    this.latest = undefined
+    this.writing = this.writing
+      .then(() => this.store.setProgress(this.jobId, progress))
+      .catch((error: unknown) => this.log.warn({ err: error, jobId: this.jobId }, 'job progress not written'))
+    return this.writing
+  }
+
+  /** Writes what is pending now; the job's end must not be overtaken by a late progress write. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.write()
+  }
+}
+
+export type RunResult = 'finished' | 'interrupted' | 'gone'
+
+/**
+ * One run of a job: loads its input and journal, calls the handler, and writes its end. Never
+ * throws. `gone`: the job already ended or is unknown. `interrupted`: it must run again later (the
+ * handler stopped early, or the store failed a write).
+ */
+export async function runJob(
+  store: JobStore,
+  definition: JobDefinition<unknown, unknown>,
+  jobId: string,
+  signal: AbortSignal,
+  log: FastifyBaseLogger,
+): Promise<RunResult> {
+  let input: unknown
+  let checkpoints: unknown[]
+  try {
+    input = await store.getInput(jobId)
+    if (input === undefined) return 'gone'
+    checkpoints = await store.readCheckpoints(jobId)
+  } catch (error) {
+    log.warn({ err: error, jobId }, 'job not started: the job store cannot be read')
+    return 'interrupted'
+  }
+
+  const progress = new ProgressWriter(store, jobId, log)
+  const execution: JobExecution<unknown> = {
+    jobId,
+    input,
+    checkpoints,
+    async checkpoint(...entries) {
+      try {
+        await store.appendCheckpoints(jobId, entries)
+      } catch (error) {
+        throw new JobStoreWriteError(`checkpoint not written: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    },
+    progress: (done, total) => progress.report(done, total),
+    signal,
+    log,
+  }
+
+  let outcome: RunOutcome<unknown>
+  try {
+    outcome = await definition.run(execution)
+  } catch (error) {
+    if (error instanceof JobStoreWriteError) {
+      log.warn({ err: error, jobId }, 'job interrupted: the job store refused a checkpoint')
+      outcome = { status: 'interrupted' }
+    } else {
+      // A bug: running the job again would hit it again.
+      log.error({ err: error, jobId, kind: definition.kind }, 'job failed unexpectedly')
+      outcome = { status: 'failed' }
+    }
+  }
+  await progress.flush()
+  if (outcome.status === 'interrupted') return 'interrupted'
+  try {
+    await store.finish(jobId, outcome)
+  } catch (error) {
+    log.warn({ err: error, jobId }, 'job end not written: the job will run again from its last checkpoint')
+    return 'interrupted'
+  }
+  return 'finished'
+}
+
+/** A new job's record. */
+export function newJobRecord(kind: JobKind, total: number, now = Date.now()) {
+  return { jobId: uuidv4(), kind, jobCreatedAt: new Date(now).toISOString(), progress: { done: 0, total } }
+}
+
+/**
+ * The engine of a single replica: the memory store, runs started at once in this process, the
+ * jobs of an exclusive kind one after the other. Jobs are lost on restart.
+ */
+export class InMemoryJobEngine implements JobEngine {
+  readonly backendName = 'memory'
+  private readonly definitions = new Map<JobKind, JobDefinition<unknown, unknown>>()
+  /** Per exclusive kind: the end of the last run queued. */
+  private readonly exclusiveTails = new Map<JobKind, Promise<unknown>>()
+  private readonly running = new Set<Promise<unknown>>()
+  private readonly stopping = new AbortController()
+
+  constructor(
+    private readonly store: MemoryJobStore,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  define<Input, Result>(definition: JobDefinition<Input, Result>): void {
+    // The engine hands back the input the route stored for this kind.
+    this.definitions.set(definition.kind, definition as unknown as JobDefinition<unknown, unknown>)
+  }
+
+  async start(): Promise<void> {}
+
+  async submit(kind: JobKind, input: unknown, total: number): Promise<JobRecord> {
+    const definition = this.definitions.get(kind)
+    if (!definition) throw new Error(`no job definition for ${kind}`)
+    const job = newJobRecord(kind, total)
+    try {
+      await this.store.create({ ...job, input })
+    } catch (error) {
+      if (error instanceof JobStoreFullError) throw jobStoreUnavailable(error.message)
+      throw error
+    }
+    const run = async () => {
+      // A signal per run: listeners the run adds go away with it.
+      const controller = new AbortController()
+      const stop = () => controller.abort()
+      if (this.stopping.signal.aborted) stop()
+      this.stopping.signal.addEventListener('abort', stop, { once: true })
+      try {
+        return await runJob(this.store, definition, job.jobId, controller.signal, this.log)
+      } finally {
+        this.stopping.signal.removeEventListener('abort', stop)
+      }
+    }
+    let running: Promise<unknown>
+    if (definition.exclusive) {
+      running = (this.exclusiveTails.get(kind) ?? Promise.resolve()).then(run)
+      this.exclusiveTails.set(kind, running)
+    } else {
+      running = run()
+    }
+    this.running.add(running)
+    void running.finally(() => this.running.delete(running))
+    return { ...job, status: 'pending' }
+  }
+
+  async get(kind: JobKind, jobId: string): Promise<JobRecord | undefined> {
+    const job = await this.store.get(jobId)
+    return job?.kind === kind ? job : undefined
+  }
+
+  unavailableReason(): string | undefined {
+    return this.store.unavailableReason()
+  }
+
+  /** Nobody can take these jobs over: they run on while the server still answers. */
+  async handOver(): Promise<void> {}
+
+  /** Running jobs stop at their next step and stay pending: they go with the process. */
+  async close(): Promise<void> {
+    this.stopping.abort()
+    await Promise.allSettled([...this.running])
+  }
+}

@@ -1,0 +1,261 @@
+// The PostgreSQL job store: job records, their checkpoint journals and the leases live in three
+// tables named after JOBS_COLLECTION_NAME, next to Agenda's own table, all on one pool that the
+// store shares with Agenda's backend and closes itself.
+import { Pool, type PoolClient } from 'pg'
+import { PostgresBackend } from '@agendajs/postgres-backend'
+import {
+  isExpired,
+  type DurableJobStore,
+  type DurableJobStoreOptions,
+  type JobEnd,
+  type JobKind,
+  type JobProgress,
+  type JobRecord,
+  type JobStatus,
+  type JobStore,
+  type NewJob,
+} from '../store.js'
+
+const BACKEND_NAME = 'PostgreSQL'
+const DEFAULT_PORT = 5432
+// Job ids reach the store straight from request paths: anything but a UUID is unknown, rather
+// than an error of the uuid column.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+interface RecordRow {
+  kind: JobKind
+  status: JobStatus
+  created_at: Date
+  finished_at: Date | null
+  progress: string | null
+  result: string | null
+}
+
+/** Quotes an identifier, doubling the quotes it contains. */
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`
+}
+
+/** JSON text for a jsonb parameter, SQL NULL for undefined (pg would turn arrays into PostgreSQL arrays). */
+function json(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value)
+}
+
+/** Where the URL points, and its credentials, which messages must never show. */
+function endpoint(url: string): { host: string; user: string; password: string } {
+  try {
+    const parsed = new URL(url)
+    const host = parsed.port ? parsed.host : `${parsed.hostname || 'localhost'}:${DEFAULT_PORT}`
+    return { host, user: safeDecode(parsed.username), password: safeDecode(parsed.password) }
+  } catch {
+    // Forms that are no WHATWG URL (a seed list `h1:1,h2:2`, a socket directory instead of a
+    // host) get their authority cut out by hand.
+    const [, userinfo = '', host = ''] = /^[^:]*:\/\/(?:([^@/?#]*)@)?([^/?#]*)/.exec(url) ?? []
+    const [user = '', password = ''] = userinfo.split(':').map(safeDecode)
+    return { host: host || `localhost:${DEFAULT_PORT}`, user, password }
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** The one-line error of an unreachable store: the host and port of the URL, never its credentials. */
+function unreachable(url: string, error: unknown): Error {
+  const { host, user, password } = endpoint(url)
+  let reason = describe(error)
+  if (password !== '') reason = reason.replaceAll(password, '***')
+  // Servers quote the user name they refuse (role "x" does not exist); unquoted, it could be part
+  // of a word of the reason.
+  if (user !== '') reason = reason.replaceAll(`"${user}"`, '"***"').replaceAll(`'${user}'`, "'***'")
+  return new Error(`${BACKEND_NAME} job store unreachable at ${host}: ${reason}`)
+}
+
+/** The driver's reason on one line (a refused dual-stack connect is an AggregateError without a message). */
+function describe(error: unknown): string {
+  let reason: string
+  if (error instanceof AggregateError && error.message === '') reason = [...new Set(error.errors.map(describe))].join('; ')
+  else if (error instanceof Error) reason = error.message || String((error as { code?: unknown }).code ?? error.name)
+  else reason = String(error)
+  return reason.replace(/\s+/g, ' ').trim()
+}
+
+export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJobStore {
+  const now = options.now ?? Date.now
+  const records = quote(`${options.name}_records`)
+  const checkpoints = quote(`${options.name}_checkpoints`)
+  const leases = quote(`${options.name}_leases`)
+  const pool = new Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000 })
+  // While the server is away, Agenda's notification channel retries its LISTEN connection several
+  // times a second: each error is reported once until a connection succeeds again.
+  const reported = new Set<string>()
+  function report(error: Error): void {
+    if (!reported.has(error.message)) options.onBackgroundError?.(error)
+    reported.add(error.message)
+  }
+  // An idle client whose connection drops emits on the pool: unheard, that would end the process.
+  pool.on('error', report)
+  pool.on('connect', () => reported.clear())
+  const agendaBackend = new PostgresBackend({ pool, tableName: options.name, channelName: options.name })
+  // Agenda listens to no error of its notification channel, whose LISTEN connection fails with the
+  // server: unheard, such an error would be thrown at the process.
+  agendaBackend.notificationChannel?.on('error', report)
+  let closed = false
+
+  async function transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      client.release()
+      return result
+    } catch (error) {
+      // A client whose ROLLBACK fails is broken: releasing it with the error discards it.
+      await client.query('ROLLBACK').then(
+        () => client.release(),
+        (rollbackError: Error) => client.release(rollbackError),
+      )
+      throw error
+    }
+  }
+
+  const store: JobStore = {
+    backendName: BACKEND_NAME,
+
+    async connect() {
+      try {
+        await pool.query('SELECT 1')
+        await pool.query(`CREATE TABLE IF NOT EXISTS ${records} (
+          job_id uuid PRIMARY KEY,
+          kind text NOT NULL,
+          status text NOT NULL,
+          created_at timestamptz NOT NULL,
+          finished_at timestamptz,
+          input jsonb,
+          progress jsonb,
+          result jsonb
+        )`)
+        await pool.query(`CREATE TABLE IF NOT EXISTS ${checkpoints} (
+          job_id uuid NOT NULL REFERENCES ${records} (job_id) ON DELETE CASCADE,
+          seq bigserial,
+          entries jsonb NOT NULL,
+          PRIMARY KEY (job_id, seq)
+        )`)
+        await pool.query(`CREATE TABLE IF NOT EXISTS ${leases} (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)`)
+        await agendaBackend.connect()
+      } catch (error) {
+        throw unreachable(options.url, error)
+      }
+    },
+
+    async ping() {
+      try {
+        await pool.query('SELECT 1')
+      } catch (error) {
+        throw unreachable(options.url, error)
+      }
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      await pool.end()
+    },
+
+    async create(job: NewJob) {
+      await pool.query(`INSERT INTO ${records} (job_id, kind, status, created_at, input, progress) VALUES ($1, $2, 'pending', $3, $4::jsonb, $5::jsonb)`, [
+        job.jobId,
+        job.kind,
+        job.jobCreatedAt,
+        json(job.input),
+        json(job.progress),
+      ])
+    },
+
+    async get(jobId: string) {
+      if (!UUID.test(jobId)) return undefined
+      const { rows } = await pool.query<RecordRow>(
+        `SELECT kind, status, created_at, finished_at, progress::text AS progress, result::text AS result FROM ${records} WHERE job_id = $1`,
+        [jobId],
+      )
+      const row = rows[0]
+      if (!row) return undefined
+      const finishedAt = row.finished_at?.getTime()
+      if (isExpired(finishedAt, options.ttlMs, now())) return undefined
+      const record: JobRecord = { jobId, kind: row.kind, status: row.status, jobCreatedAt: row.created_at.toISOString() }
+      if (row.progress !== null) record.progress = JSON.parse(row.progress) as JobProgress
+      if (row.result !== null) record.result = JSON.parse(row.result)
+      if (finishedAt !== undefined) record.finishedAt = finishedAt
+      return record
+    },
+
+    async getInput(jobId: string) {
+      if (!UUID.test(jobId)) return undefined
+      const { rows } = await pool.query<{ input: string | null }>(`SELECT input::text AS input FROM ${records} WHERE job_id = $1 AND status = 'pending'`, [jobId])
+      const input = rows[0]?.input
+      return input == null ? undefined : JSON.parse(input)
+    },
+
+    async setProgress(jobId: string, progress: JobProgress) {
+      if (!UUID.test(jobId)) return
+      await pool.query(`UPDATE ${records} SET progress = $2::jsonb WHERE job_id = $1 AND status = 'pending'`, [jobId, json(progress)])
+    },
+
+    async finish(jobId: string, end: JobEnd) {
+      if (!UUID.test(jobId)) return
+      const result = end.status === 'completed' ? json(end.result) : null
+      await transaction(async (client) => {
+        const { rowCount } = await client.query(
+          `UPDATE ${records} SET status = $2, result = $3::jsonb, finished_at = $4, progress = NULL, input = NULL WHERE job_id = $1 AND status = 'pending'`,
+          [jobId, end.status, result, new Date(now())],
+        )
+        // A separate statement: it sees the checkpoints of an append that committed while the
+        // UPDATE waited for the record's row lock.
+        if (rowCount) await client.query(`DELETE FROM ${checkpoints} WHERE job_id = $1`, [jobId])
+      })
+    },
+
+    async appendCheckpoints(jobId: string, entries: readonly unknown[]) {
+      if (entries.length === 0 || !UUID.test(jobId)) return
+      // FOR SHARE holds the pending record until the append commits, so a concurrent finish
+      // either runs first (and nothing is appended) or deletes these checkpoints too.
+      await pool.query(
+        `INSERT INTO ${checkpoints} (job_id, entries) SELECT job_id, $2::jsonb FROM ${records} WHERE job_id = $1 AND status = 'pending' FOR SHARE`,
+        [jobId, json(entries)],
+      )
+    },
+
+    async readCheckpoints(jobId: string) {
+      if (!UUID.test(jobId)) return []
+      const { rows } = await pool.query<{ entries: string }>(`SELECT entries::text AS entries FROM ${checkpoints} WHERE job_id = $1 ORDER BY seq`, [jobId])
+      return rows.flatMap((row) => JSON.parse(row.entries) as unknown[])
+    },
+
+    async acquireLease(name: string, holder: string, ttlMs: number) {
+      const at = now()
+      const { rowCount } = await pool.query(
+        `INSERT INTO ${leases} AS lease (name, holder, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+         WHERE lease.expires_at <= $4 OR lease.holder = EXCLUDED.holder
+         RETURNING 1`,
+        [name, holder, new Date(at + ttlMs), new Date(at)],
+      )
+      return rowCount === 1
+    },
+
+    async releaseLease(name: string, holder: string) {
+      await pool.query(`DELETE FROM ${leases} WHERE name = $1 AND holder = $2`, [name, holder])
+    },
+
+    async purgeExpired() {
+      await pool.query(`DELETE FROM ${records} WHERE finished_at <= $1`, [new Date(now() - options.ttlMs)])
+    },
+  }
+
+  return { store, agendaBackend }
+}

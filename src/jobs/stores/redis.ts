@@ -1,0 +1,243 @@
+// The Redis job store: a hash per job record, a list per checkpoint journal and a key per lease,
+// all under the JOBS_COLLECTION_NAME prefix, on one client that Agenda's backend shares. Finished
+// records expire by themselves (PEXPIRE), so there is nothing to purge.
+import { Redis } from 'ioredis'
+import { RedisBackend } from '@agendajs/redis-backend'
+import {
+  isExpired,
+  type DurableJobStore,
+  type DurableJobStoreOptions,
+  type JobEnd,
+  type JobKind,
+  type JobProgress,
+  type JobRecord,
+  type JobStatus,
+  type JobStore,
+  type NewJob,
+} from '../store.js'
+
+const BACKEND_NAME = 'Redis'
+const DEFAULT_PORT = 6379
+
+// Each script reads the record's status and writes in one step, so a job that finished meanwhile is
+// never written to again. KEYS[1] is the record, KEYS[2] the journal.
+const SET_PROGRESS = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[1])
+return 1`
+
+// Pushes in slices: Lua's unpack cannot spread thousands of arguments at once.
+const APPEND_CHECKPOINTS = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+for i = 1, #ARGV, 500 do
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+return 1`
+
+// ARGV: status, finishedAt, result JSON ('' when there is none), TTL in ms.
+const FINISH = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finishedAt', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[3]) end
+redis.call('HDEL', KEYS[1], 'progress', 'input')
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`
+
+// ARGV: holder, TTL in ms. The lease key expires with the lease, on the server's clock.
+const ACQUIRE_LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`
+
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`
+
+/** Where the URL points, and its credentials, which messages must never show. */
+function endpoint(url: string): { host: string; user: string; password: string } {
+  try {
+    const parsed = new URL(url)
+    const host = parsed.port ? parsed.host : `${parsed.hostname || 'localhost'}:${DEFAULT_PORT}`
+    return { host, user: safeDecode(parsed.username), password: safeDecode(parsed.password) }
+  } catch {
+    // Forms that are no WHATWG URL (a seed list `h1:1,h2:2`, a socket directory instead of a
+    // host) get their authority cut out by hand.
+    const [, userinfo = '', host = ''] = /^[^:]*:\/\/(?:([^@/?#]*)@)?([^/?#]*)/.exec(url) ?? []
+    const [user = '', password = ''] = userinfo.split(':').map(safeDecode)
+    return { host: host || `localhost:${DEFAULT_PORT}`, user, password }
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** The one-line error of an unreachable store: the host and port of the URL, never its credentials. */
+function unreachable(url: string, error: unknown): Error {
+  const { host, user, password } = endpoint(url)
+  let reason = describe(error)
+  if (password !== '') reason = reason.replaceAll(password, '***')
+  // Servers quote the user name they refuse (role "x" does not exist); unquoted, it could be part
+  // of a word of the reason.
+  if (user !== '') reason = reason.replaceAll(`"${user}"`, '"***"').replaceAll(`'${user}'`, "'***'")
+  return new Error(`${BACKEND_NAME} job store unreachable at ${host}: ${reason}`)
+}
+
+/** The driver's reason on one line (a refused dual-stack connect is an AggregateError without a message). */
+function describe(error: unknown): string {
+  let reason: string
+  if (error instanceof AggregateError && error.message === '') reason = [...new Set(error.errors.map(describe))].join('; ')
+  else if (error instanceof Error) reason = error.message || String((error as { code?: unknown }).code ?? error.name)
+  else reason = String(error)
+  return reason.replace(/\s+/g, ' ').trim()
+}
+
+/** PX and PEXPIRE take a positive whole number of milliseconds. */
+function milliseconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms)))
+}
+
+export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobStore {
+  const now = options.now ?? Date.now
+  const recordKey = (jobId: string) => `${options.name}:ums:record:${jobId}`
+  const checkpointsKey = (jobId: string) => `${options.name}:ums:checkpoints:${jobId}`
+  const leaseKey = (name: string) => `${options.name}:ums:lease:${name}`
+  const client = new Redis(options.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  })
+  // While the server is away, commands fail with "Connection is closed" or "max retries reached":
+  // the reason worth reporting is the connection's own error, which the client only emits.
+  let connectionError: Error | undefined
+  // The client retries every 2 s at most, and Agenda's notification channel more often: each
+  // error is reported once until the connection is back.
+  const reported = new Set<string>()
+  function report(error: Error): void {
+    if (!reported.has(error.message)) options.onBackgroundError?.(error)
+    reported.add(error.message)
+  }
+  client.on('error', (error: Error) => {
+    connectionError = error
+    report(error)
+  })
+  client.on('ready', () => {
+    connectionError = undefined
+    reported.clear()
+  })
+  // Agenda's notification channel subscribes on a duplicate of this client and, each time it
+  // reconnects, makes a new one without ending the one whose subscription failed: left alone,
+  // that one would reconnect forever and keep the process alive. Only the newest is the channel's.
+  const duplicates: Redis[] = []
+  const duplicate = client.duplicate.bind(client)
+  client.duplicate = (override) => {
+    for (const abandoned of duplicates.splice(0)) abandoned.disconnect()
+    const copy = duplicate(override)
+    duplicates.push(copy)
+    return copy
+  }
+  const agendaBackend = new RedisBackend({ redis: client, keyPrefix: `${options.name}:agenda:`, channelName: `${options.name}:agenda:jobs` })
+  // Agenda listens to no error of its notification channel, whose subscriber fails with the
+  // server: unheard, such an error would be thrown at the process.
+  agendaBackend.notificationChannel.on('error', report)
+
+  function failure(error: unknown): Error {
+    return unreachable(options.url, connectionError ?? error)
+  }
+
+  const store: JobStore = {
+    backendName: BACKEND_NAME,
+
+    async connect() {
+      try {
+        if (client.status === 'wait') await client.connect()
+        await client.ping()
+        await agendaBackend.connect()
+      } catch (error) {
+        throw failure(error)
+      }
+    },
+
+    async ping() {
+      try {
+        await client.ping()
+      } catch (error) {
+        throw failure(error)
+      }
+    },
+
+    async close() {
+      for (const copy of duplicates.splice(0)) copy.disconnect()
+      // QUIT on a client that never connected would connect it first; one that is reconnecting
+      // has nothing to flush, so it is simply dropped.
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
+      else if (client.status !== 'end') client.disconnect()
+    },
+
+    async create(job: NewJob) {
+      const fields: Record<string, string> = {
+        kind: job.kind,
+        status: 'pending',
+        jobCreatedAt: job.jobCreatedAt,
+        progress: JSON.stringify(job.progress),
+      }
+      if (job.input !== undefined) fields.input = JSON.stringify(job.input)
+      await client.hset(recordKey(job.jobId), fields)
+    },
+
+    async get(jobId: string) {
+      const hash = await client.hgetall(recordKey(jobId))
+      if (hash.status === undefined) return undefined
+      const finishedAt = hash.finishedAt === undefined ? undefined : Number(hash.finishedAt)
+      if (isExpired(finishedAt, options.ttlMs, now())) return undefined
+      const record: JobRecord = { jobId, kind: hash.kind as JobKind, status: hash.status as JobStatus, jobCreatedAt: hash.jobCreatedAt ?? '' }
+      if (hash.progress !== undefined) record.progress = JSON.parse(hash.progress) as JobProgress
+      if (hash.result !== undefined) record.result = JSON.parse(hash.result)
+      if (finishedAt !== undefined) record.finishedAt = finishedAt
+      return record
+    },
+
+    async getInput(jobId: string) {
+      const [status, input] = await client.hmget(recordKey(jobId), 'status', 'input')
+      return status === 'pending' && input != null ? JSON.parse(input) : undefined
+    },
+
+    async setProgress(jobId: string, progress: JobProgress) {
+      await client.eval(SET_PROGRESS, 1, recordKey(jobId), JSON.stringify(progress))
+    },
+
+    async finish(jobId: string, end: JobEnd) {
+      const result = end.status === 'completed' ? (JSON.stringify(end.result) ?? '') : ''
+      await client.eval(FINISH, 2, recordKey(jobId), checkpointsKey(jobId), end.status, String(now()), result, milliseconds(options.ttlMs))
+    },
+
+    async appendCheckpoints(jobId: string, entries: readonly unknown[]) {
+      if (entries.length === 0) return
+      await client.eval(APPEND_CHECKPOINTS, 2, recordKey(jobId), checkpointsKey(jobId), ...entries.map((entry) => JSON.stringify(entry) ?? 'null'))
+    },
+
+    async readCheckpoints(jobId: string) {
+      const entries = await client.lrange(checkpointsKey(jobId), 0, -1)
+      return entries.map((entry) => JSON.parse(entry) as unknown)
+    },
+
+    async acquireLease(name: string, holder: string, ttlMs: number) {
+      return (await client.eval(ACQUIRE_LEASE, 1, leaseKey(name), holder, milliseconds(ttlMs))) === 1
+    },
+
+    async releaseLease(name: string, holder: string) {
+      await client.eval(RELEASE_LEASE, 1, leaseKey(name), holder)
+    },
+
+    async purgeExpired() {},
+  }
+
+  return { store, agendaBackend }
+}

@@ -1,0 +1,194 @@
+// Two ums processes (the production entry, src/index.ts) on one job store. A is killed with
+// SIGKILL in the middle of an activation of 2,000 users and of a change-password job of 500 ids:
+// B takes both over once A's locks expire and completes them, linking every user exactly once,
+// starting no Auth0 import twice and sending each email once (bar the sends in flight at the
+// kill). And SIGTERM: A hands its job over at once, without waiting for a lock to expire.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+import { freePort, stackEnv, startEmulators, type Emulators } from '../../src/sandbox/stack.js'
+import { maxInFlight } from '../../src/services/change-password-bulk/index.js'
+import { call, isolatedJobStore, jobStoreEnv } from '../helpers/stack.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
+const LOCK_LIFETIME_MS = 3_000
+const RATE = 50
+
+interface Ums {
+  url: string
+  child: ChildProcess
+  output: string[]
+  exited: Promise<void>
+}
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** Starts `node src/index.ts` with `env` and waits until it is ready. */
+async function startUms(name: string, env: Record<string, string>): Promise<Ums> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env, HTTP_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output: string[] = []
+  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ums: Ums = { url: `http://127.0.0.1:${port}`, child, output, exited }
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  const ready = async () => {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`)
+    return (await call(ums.url, 'GET', '/-/ready').catch(() => ({ status: 0 }))).status === 200
+  }
+  await waitUntil(ready, `${name} to be ready`)
+  return ums
+}
+
+/** The environment of the replicas on one isolated store. */
+async function replicaEnv(kind: 'postgres' | 'redis', emulators: Emulators, lockLifetimeMs = LOCK_LIFETIME_MS): Promise<Record<string, string>> {
+  const store = (await isolatedJobStore(kind))!
+  cleanups.push(() => store.cleanup())
+  return {
+    ...stackEnv(emulators.urls, 0),
+    ...jobStoreEnv(store),
+    JOBS_LOCK_LIFETIME_MS: String(lockLifetimeMs),
+    AUTH0_JOB_POLLING_INTERVAL: '200',
+    AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: String(RATE),
+    LOG_LEVEL: 'warn',
+  }
+}
+
+async function useEmulators(): Promise<Emulators> {
+  const emulators = await startEmulators({ auth0: { importTiming: { mode: 'manual' } } })
+  cleanups.push(() => emulators.close())
+  return emulators
+}
+
+/** `count` auth users with a CRUD user each; returns their auth ids. */
+function seedAuthUsers(emulators: Emulators, count: number): string[] {
+  return Array.from({ length: count }, (_unused, index) => {
+    const email = `mail-${index}@example.com`
+    const authUser = emulators.auth0.seedUser({ email, username: `mail-${index}`, password: 'Secret-Pass1' })
+    emulators.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', authUserId: authUser.user_id, email }])
+    return authUser.user_id
+  })
+}
+
+async function waitForJob(base: string, path: string, timeoutMs = 60_000): Promise<any> {
+  let body: any
+  await waitUntil(async () => {
+    const answer = await call(base, 'GET', path)
+    body = answer.body
+    return answer.status === 200 && body.status !== 'pending'
+  }, `${path} to end`, timeoutMs)
+  return body
+}
+
+describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job store', (kind) => {
+  it('B completes the activation and the change-password job of A, killed with SIGKILL in the middle of both', async () => {
+    const emulators = await useEmulators()
+    const env = await replicaEnv(kind, emulators)
+    const a = await startUms('A', env)
+    const crudIds = emulators.crud.seed(
+      USERS_ENDPOINT,
+      Array.from({ length: 2_000 }, (_unused, index) => ({ userGroup: 'customer', name: 'N', surname: 'S', email: `act-${index}@example.com`, username: `act-${index}` })),
+    )
+    const authIds = seedAuthUsers(emulators, 500)
+
+    const activation = await call(a.url, 'POST', '/jobs/bulk-activation', { json: crudIds.map((userId) => ({ filter: { userId } })) })
+    expect(activation.status).toBe(202)
+    const changePassword = await call(a.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: authIds } })
+    expect(changePassword.status).toBe(202)
+    const activationPath = `/jobs/bulk-activation/${activation.body.jobId}`
+    const changePasswordPath = `/jobs/change-password/bulk/${changePassword.body.jobId}`
+
+    // A has started its imports (a poll follows the checkpoint of each start) and sent some emails;
+    // B starts only now, so that both jobs are A's.
+    const imports = () => emulators.auth0.requestsTo('POST', '/users/import').filter((request) => request.outcome === 201).length
+    const polledJobs = () => new Set(emulators.auth0.requestsTo('GET', STATUS_PATH).map((request) => decodeURIComponent(request.path).split('/').pop()!))
+    await waitUntil(() => imports() > 0 && polledJobs().size === imports(), 'the imports started and polled')
+    const b = await startUms('B', env)
+    await waitUntil(() => emulators.auth0.outbox.length >= 150, 'the first 150 emails')
+
+    // Created on A, read on B.
+    const onB = await call(b.url, 'GET', activationPath)
+    expect(onB.status).toBe(200)
+    expect(onB.body).toMatchObject({ jobId: activation.body.jobId, status: 'pending', jobCreatedAt: activation.body.jobCreatedAt })
+
+    a.child.kill('SIGKILL')
+    const killedAt = Date.now()
+    await a.exited
+    const importsAtKill = imports()
+    const emailsAtKill = emulators.auth0.outbox.length
+    expect(emailsAtKill).toBeLessThan(500)
+    for (const auth0JobId of polledJobs()) emulators.auth0.advanceImportJob(auth0JobId, 'completed')
+
+    await waitUntil(() => emulators.auth0.outbox.length > emailsAtKill, 'B to take the change-password job over')
+    const takeoverMs = emulators.auth0.outbox[emailsAtKill]!.at.getTime() - killedAt
+    // The lock A held expires, then B's next scan takes the job.
+    expect(takeoverMs).toBeGreaterThan(LOCK_LIFETIME_MS / 2)
+    expect(takeoverMs).toBeLessThan(LOCK_LIFETIME_MS + 2_000)
+
+    const activated = await waitForJob(b.url, activationPath)
+    expect(activated.summary).toEqual({ failed: 0, updated: 0, inserted: 2_000, total: 2_000, skipped: 0 })
+    const changed = await waitForJob(b.url, changePasswordPath)
+    expect(changed.summary).toEqual({ failed: 0, completed: 500, total: 500 })
+
+    // No import started twice; every user linked exactly once, to an auth user of its own.
+    expect(imports()).toBe(importsAtKill)
+    const byCrudId = new Map(emulators.crud.documents(USERS_ENDPOINT).map((doc) => [doc._id, doc]))
+    const linkedIds = crudIds.map((id) => byCrudId.get(id)!.authUserId as string)
+    expect(new Set(linkedIds).size).toBe(2_000)
+    for (const [index, authUserId] of linkedIds.entries()) {
+      expect(authUserId).toMatch(/^auth0\|[0-9a-f]{24}$/)
+      expect(emulators.auth0.getUser(authUserId)?.email).toBe(`act-${index}@example.com`)
+    }
+    expect(emulators.auth0.listUsers().filter((user) => user.email?.startsWith('act-'))).toHaveLength(2_000)
+
+    // Every email sent; repeated only for sends in flight when A died.
+    const emails = emulators.auth0.outbox.map((mail) => mail.email)
+    expect(new Set(emails).size).toBe(500)
+    expect(emails.length - 500).toBeLessThanOrEqual(maxInFlight(RATE))
+  }, 90_000)
+
+  it('SIGTERM: A hands its change-password job over at once, then exits', async () => {
+    const emulators = await useEmulators()
+    // A long lock: B can go on quickly only if A released the job.
+    const lockLifetimeMs = 20_000
+    const env = await replicaEnv(kind, emulators, lockLifetimeMs)
+    const a = await startUms('A', env)
+    const created = await call(a.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: seedAuthUsers(emulators, 400) } })
+    const b = await startUms('B', env)
+    await waitUntil(() => emulators.auth0.outbox.length >= 40, 'the first emails')
+    a.child.kill('SIGTERM')
+    const stoppedAt = Date.now()
+    await a.exited
+    const sentByA = emulators.auth0.outbox.length
+    await waitUntil(() => emulators.auth0.outbox.length > sentByA, 'B to go on')
+    // Well below the lock lifetime: A released its lock instead of letting it expire.
+    expect(emulators.auth0.outbox[sentByA]!.at.getTime() - stoppedAt).toBeLessThan(lockLifetimeMs / 4)
+    const done = await waitForJob(b.url, `/jobs/change-password/bulk/${created.body.jobId}`)
+    expect(done.summary).toEqual({ failed: 0, completed: 400, total: 400 })
+    const emails = emulators.auth0.outbox.map((mail) => mail.email)
+    expect(emails).toHaveLength(400)
+    expect(a.child.exitCode).toBe(0)
+  }, 60_000)
+})
