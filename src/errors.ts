@@ -67,7 +67,7 @@ export class UpstreamError extends Error {
 
 /**
  * Upstream statuses that mean "the caller asked for something wrong" rather than "a peer is
- * broken" (SPEC §5 Beyond). Each call site chooses which apply: a 404 on reading the user is
+ * broken". Each call site chooses which apply: a 404 on reading the user is
  * the caller's unknown id, a 404 in the middle of a multi-step change is a failure.
  */
 export type ClientVisibleStatus = 400 | 401 | 403 | 404 | 409 | 429

@@ -1,5 +1,5 @@
-// The `auth0Client` module: every call of contracts/auth0-client.md §7 against the Mia-Platform
-// Auth0 Client. Project conventions ([PRJ]) come from auth0-contract.ts.
+// The `auth0Client` module: every call ums makes to the Mia-Platform Auth0 Client. The project's
+// own conventions on that API come from auth0-contract.ts.
 import { FormData } from 'undici'
 import type { CallContext, PeerRequest } from '../clients/http.js'
 import { SESSION_CREDENTIAL_HEADERS, pickHeaders, withoutAclHeaders } from '../clients/headers.js'
@@ -96,7 +96,7 @@ export class Auth0ClientProvider implements AuthProvider {
   }
 
   /**
-   * `GET /users?_q={"<field>":{"$in":[…]}}` (contract §3.6), at most 100 values per call. The
+   * `GET /users?_q={"<field>":{"$in":[…]}}`, at most 100 values per call. The
    * calls go one after the other: they spend the management API budget (2/s on small tenants).
    */
   private async searchUsers(field: 'user_id' | 'email', values: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
@@ -121,7 +121,7 @@ export class Auth0ClientProvider implements AuthProvider {
     return this.searchUsers('user_id', authUserIds, ctx)
   }
 
-  /** Used to find the real ids of users an import updated (contract §5.5). */
+  /** Used to find the real ids of users an import updated. */
   listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
     return this.searchUsers('email', emails, ctx)
   }

@@ -1,4 +1,4 @@
-// Which incoming headers reach which peer (conventions/platform-service.md §6.3, SPEC §5).
+// Which incoming headers reach which peer.
 // Every header list of the service lives here.
 import type { IncomingHttpHeaders } from 'node:http'
 import type { PlatformHeaderKeys } from '../config.js'

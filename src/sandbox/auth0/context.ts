@@ -1,5 +1,5 @@
 // What the route modules of the Auth0 Client emulator share: the state they act on, the
-// client-type resolution of contract §2.1 and the session credentials of §2.3.
+// client-type resolution and the session credentials.
 import type { FastifyRequest } from 'fastify'
 import { miaError } from './errors.js'
 import type { ImportJobStore } from './import-jobs.js'

@@ -1,5 +1,5 @@
 // Error answers of the Auth0 Client emulator: the Mia-wide body for errors the Auth0 Client
-// originates and the relayed Auth0 bodies (contract §3.0, §3.5, §3.7, §6.2). Route code throws
+// originates and the relayed Auth0 bodies. Route code throws
 // `EmulatorHttpError`; the emulator's error handler turns it into the reply.
 import type { MiaErrorBody } from '../../auth-providers/auth0-contract.js'
 import { reasonPhrase } from '../emulator-kit.js'

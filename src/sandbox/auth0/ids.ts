@@ -1,4 +1,4 @@
-// Identifier, token and timestamp generators of the Auth0 Client emulator (contract §3.1, §3.11, §4).
+// Identifier, token and timestamp generators of the Auth0 Client emulator.
 import { randomBytes, randomInt } from 'node:crypto'
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'

@@ -1,4 +1,4 @@
-// Lifecycle of the emulator's bulk import jobs (contract §3.11–§3.13, §5.3, §8 items 20–23):
+// Lifecycle of the emulator's bulk import jobs:
 // creation, the pending → processing → terminal transitions driven by unref'd timers
 // (automatic mode) or by the test (manual mode), lazy expiry and retention, and the job JSON.
 import { MAX_ACTIVE_IMPORT_JOBS, type ImportJobStatus } from '../../auth-providers/auth0-contract.js'

@@ -1,6 +1,5 @@
-// What an Auth0 bulk import job does with its file once it runs (contract §5.1, §5.4, §8 item
-// 21): per-user validation, duplicates inside the file, the upsert rules against existing users,
-// and the exact summary. Runs from the job timers, never inside an HTTP request.
+// What an Auth0 bulk import job does with its file once it runs: per-user validation, duplicates
+// inside the file, the upsert rules against existing users, and the exact summary. Runs from the job timers, never inside an HTTP request.
 import { AUTH0_USER_ID_PREFIX } from '../../auth-providers/auth0-contract.js'
 import { hex24, isoMillis } from './ids.js'
 import { isEmail, isPlainObject, jsonTypeOf, mergeMetadata, type StoredUser, type UserStore } from './users.js'

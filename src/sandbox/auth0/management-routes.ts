@@ -1,5 +1,5 @@
-// Management and jobs endpoints of the Auth0 Client emulator (contract §3.5–§3.9,
-// §3.11–§3.13, §8 items 10–14 and 20–22). All of them spend the `managementApi` bucket.
+// Management and jobs endpoints of the Auth0 Client emulator. All of them spend the
+// `managementApi` bucket.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { IMPORT_FILE_MAX_BYTES, MAX_ACTIVE_IMPORT_JOBS } from '../../auth-providers/auth0-contract.js'
 import { multipartParts } from './body-parsers.js'
@@ -131,7 +131,7 @@ export function registerManagementRoutes(app: FastifyInstance, context: ContextP
     ctx.limiter.enforce(reply, 'managementApi', 'management')
     const job = ctx.jobs.get(request.params.jobId)
     if (!job) throw unknownJob()
-    // Auth0 answers a job that has not finished with the job itself (contract §3.13).
+    // Auth0 answers a job that has not finished with the job itself.
     if (job.status === 'pending' || job.status === 'processing') return ctx.jobs.view(job)
     if (job.errors.length === 0) return reply.code(204).send()
     return structuredClone(job.errors)

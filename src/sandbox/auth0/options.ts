@@ -1,4 +1,4 @@
-// Configuration of the Auth0 Client emulator (contract §8.1): the public options, their
+// Configuration of the Auth0 Client emulator: the public options, their
 // defaults, and the resolved form the stores and routes read on every request.
 import { miaError } from './errors.js'
 import { connectionId } from './ids.js'
@@ -17,7 +17,7 @@ export interface ClientConfig {
 }
 
 export type ImportTiming =
-  /** `processingMs: Infinity` keeps jobs processing forever (contract §8 item 23). */
+  /** `processingMs: Infinity` keeps jobs processing forever. */
   | { mode: 'automatic'; pendingMs?: number; processingMs?: number }
   | { mode: 'manual' }
 
@@ -112,7 +112,7 @@ export function resolveOptions(options: Auth0EmulatorOptions, connectionIds: Map
 
 /**
  * The connection a request targets: the named one, else the default. An unknown name, or no
- * name and no default, is refused by the Auth0 Client itself (Mia body, contract §3.1, §3.5).
+ * name and no default, is refused by the Auth0 Client itself.
  */
 export function resolveConnection(options: ResolvedOptions, requested: unknown): string {
   if (requested !== undefined && requested !== null && requested !== '') {

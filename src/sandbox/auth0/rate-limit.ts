@@ -1,4 +1,4 @@
-// Rate limiting of the Auth0 Client emulator (contract §6, §8 items 5 and 24): a token bucket
+// Rate limiting of the Auth0 Client emulator: a token bucket
 // with an injectable clock, and the per-class limiter that answers 429 with Auth0's headers and
 // the body of the API that was hit — or a 5xx when the Auth0 Client is assumed to convert it.
 import type { FastifyReply } from 'fastify'

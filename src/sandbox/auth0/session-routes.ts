@@ -1,4 +1,4 @@
-// Session endpoints of the Auth0 Client emulator (contract §3.1–§3.4, §3.10, §8 items 15–19):
+// Session endpoints of the Auth0 Client emulator:
 // login in token or website mode, refresh with rotation, userinfo by cookie or bearer,
 // logout, and the change-password email that lands in the outbox.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -150,7 +150,7 @@ export function registerSessionRoutes(app: FastifyInstance, context: ContextProv
     return userinfoBody(user)
   }
   app.get('/userinfo', userinfo)
-  // Legacy alias kept by the Auth0 Client (contract §1).
+  // Legacy alias kept by the Auth0 Client.
   app.get('/users/me', userinfo)
 
   app.get<{ Querystring: { redirect?: string } }>('/logout', async (request, reply) => {

@@ -1,4 +1,4 @@
-// Login sessions of the Auth0 Client emulator (contract §2.3, §3.1–§3.4, §8 items 15–18):
+// Login sessions of the Auth0 Client emulator:
 // the Redis sessions of the real service, indexed by access token, refresh token and `sid`.
 import { opaqueToken } from './ids.js'
 

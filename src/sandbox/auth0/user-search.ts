@@ -1,4 +1,4 @@
-// `GET /users` of the Auth0 Client emulator (contract §3.6, §8 item 14): paging (`_l`, `_sk`),
+// `GET /users` of the Auth0 Client emulator: paging (`_l`, `_sk`),
 // field filters with wildcards, `connection`, `app_metadata.*`, the `_q` MongoDB-style filter
 // (equality and `$in`) and Auth0's search lag.
 import { MAX_IDS_PER_USERS_LOOKUP, USERS_FILTER_QUERY_PARAM } from '../../auth-providers/auth0-contract.js'

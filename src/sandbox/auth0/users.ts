@@ -1,4 +1,4 @@
-// The emulator's user store (contract §4, §8 items 10–13): Auth0 user objects keyed by
+// The emulator's user store: Auth0 user objects keyed by
 // `user_id`, per-connection uniqueness of email and username, and the validation and merge
 // rules of Auth0's create and update endpoints as relayed by the Auth0 Client.
 import { createHash } from 'node:crypto'
@@ -14,7 +14,7 @@ export interface Auth0Identity {
   isSocial: false
 }
 
-/** The user object of contract §4; optional keys appear only when set. */
+/** An Auth0 user object; optional keys appear only when set. */
 export interface Auth0User {
   user_id: string
   email: string
@@ -206,7 +206,7 @@ export class UserStore {
     return this.findByEmail(connection, login) ?? this.findByUsername(connection, login)
   }
 
-  /** `POST /users` with Auth0's validation (contract §3.5). */
+  /** `POST /users` with Auth0's validation. */
   create(body: unknown): Auth0User {
     if (!isPlainObject(body)) throw invalidBody(`Payload validation error: 'Expected type object but found type ${jsonTypeOf(body)}'.`)
     checkFields(body, CREATE_FIELDS, new Set())
@@ -290,7 +290,7 @@ export class UserStore {
     return stored
   }
 
-  /** `PATCH /users/:id` with Auth0's semantics (contract §3.7). Validates everything first. */
+  /** `PATCH /users/:id` with Auth0's semantics. Validates everything first. */
   patch(userId: string, body: unknown): Auth0User {
     const user = this.users.get(userId)
     if (!user) throw managementError(404, 'The user does not exist.', 'inexistent_user')

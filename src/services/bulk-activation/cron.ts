@@ -1,4 +1,4 @@
-// When the bulk-activation poller fires next (AUTH0_JOB_POLLING_INTERVAL, SPEC §2): a fixed
+// When the bulk-activation poller fires next (AUTH0_JOB_POLLING_INTERVAL): a fixed
 // period, or the next fire time of a 5-field (minute hour day-of-month month day-of-week) or
 // 6-field (second first) cron expression. The config accepts `*`, numbers, ranges `a-b`, steps
 // `/n` and comma lists; this module checks the ranges and computes fire times in local time, like

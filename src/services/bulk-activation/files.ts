@@ -1,4 +1,4 @@
-// The Auth0 users files of a bulk activation (contract §5.1, §5.2): one entry per CRUD user with
+// The Auth0 users files of a bulk activation: one entry per CRUD user with
 // a generated 24-hex `user_id`, packed in order into files whose serialized JSON stays within
 // IMPORT_FILE_MAX_BYTES (measured in bytes, exactly as the provider sends it: JSON.stringify).
 import { randomBytes } from 'node:crypto'

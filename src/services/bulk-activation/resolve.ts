@@ -1,4 +1,4 @@
-// Which auth user each imported entry became (contract §5.4, §5.5 [PRJ]). Inserted users get
+// Which auth user each imported entry became. Inserted users get
 // `auth0|<generated id>`; users an upsert matched on email keep their existing id, which only a
 // search by email reveals, and Auth0's search lags behind the import: the lookup is retried until
 // the numbers of the job summary are accounted for.
@@ -9,7 +9,7 @@ import { UpstreamError } from '../../errors.js'
 
 /** Waits before each search attempt: about 8 s in all, Auth0's usual indexing lag being "a few seconds". */
 export const DEFAULT_LOOKUP_DELAYS_MS: readonly number[] = [0, 250, 500, 1000, 2000, 4000]
-/** Emails per search call (contract §3.6: 100 values per `$in`). */
+/** Emails per search call. */
 const EMAILS_PER_LOOKUP = 100
 /** Longest wait a 429 on the search may impose between two calls. */
 const MAX_RATE_LIMIT_WAIT_MS = 10_000
