@@ -2,6 +2,12 @@
 import { ConfigError, loadConfig } from './config.js'
 import { buildApp } from './app.js'
 
+/**
+ * Once closed, the process exits by itself; a timer a library left behind (the job scheduler's
+ * lock watch sleeps up to half the lock lifetime) must not hold it longer than this.
+ */
+const EXIT_AFTER_CLOSE_MS = 1_000
+
 async function main(): Promise<void> {
   const config = await loadConfig(process.env, { dotenv: true })
   const app = await buildApp(config)
@@ -23,6 +29,7 @@ async function main(): Promise<void> {
           app.log.error({ err: error }, 'error while closing')
           process.exitCode = 1
         })
+        .finally(() => setTimeout(() => process.exit(), EXIT_AFTER_CLOSE_MS).unref())
     }, config.waitBeforeServerCloseMs)
   })
 }

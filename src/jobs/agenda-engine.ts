@@ -87,7 +87,11 @@ export class AgendaJobEngine implements JobEngine {
       // A finished ums job needs nothing more from Agenda: its record is in the store.
       removeOnComplete: true,
     })
-    this.agenda.on('error', (error: Error) => this.log.warn({ err: error }, 'job scheduler error'))
+    // While the store is down, every scan fails: the outage is reported once (markDown), not each time.
+    this.agenda.on('error', (error: Error) => {
+      if (this.outage === undefined) this.log.warn({ err: error }, 'job scheduler error')
+      else this.log.debug({ err: error }, 'job scheduler error')
+    })
     this.agenda.on('complete', (job: Job) => {
       const data = job.attrs.data as AgendaJobData | undefined
       if (data?.jobId) this.runs.get(data.jobId)?.markSaved()
@@ -239,7 +243,7 @@ export class AgendaJobEngine implements JobEngine {
       this.log.warn({ err: error, jobId }, 'job not run: the job store failed')
       runAgainIn(RETRY_DELAY_MS)
     } finally {
-      clearInterval(keeper)
+      await keeper.stop()
       if (this.runs.get(jobId) === run && this.handingOver === undefined) this.runs.delete(jobId)
       if (leaseHeld) await this.store.releaseLease(lease, jobId).catch((error: unknown) => this.log.warn({ err: error }, 'job lease not released'))
     }
@@ -248,28 +252,36 @@ export class AgendaJobEngine implements JobEngine {
   /**
    * Renews the job's lock (and the kind's lease) every quarter of the lock lifetime. When no
    * renewal succeeded for half of it, another replica may soon take the job over: the run is
-   * stopped before that can happen.
+   * stopped before that can happen. `stop()` waits for a renewal in flight, so that it cannot
+   * land after Agenda released the lock.
    */
-  private keepLock(job: Job<AgendaJobData>, controller: AbortController, lease: string | undefined): NodeJS.Timeout {
+  private keepLock(job: Job<AgendaJobData>, controller: AbortController, lease: string | undefined): { stop(): Promise<void> } {
     let renewedAt = Date.now()
+    let renewal: Promise<void> = Promise.resolve()
     const jobId = job.attrs.data.jobId
-    const timer = setInterval(() => {
-      void (async () => {
-        try {
-          await job.touch()
-          if (lease !== undefined && !(await this.store.acquireLease(lease, jobId, this.lockLifetimeMs))) throw new Error('the lease is held by another job')
-          renewedAt = Date.now()
-        } catch (error) {
-          this.log.warn({ err: error, jobId }, 'job lock not renewed')
-          if (Date.now() - renewedAt >= this.lockLifetimeMs / 2 && !controller.signal.aborted) {
-            this.log.error({ jobId }, 'job lock may be lost: stopping the run, it will resume from its last checkpoint')
-            controller.abort()
-          }
+    const renew = async () => {
+      try {
+        await job.touch()
+        if (lease !== undefined && !(await this.store.acquireLease(lease, jobId, this.lockLifetimeMs))) throw new Error('the lease is held by another job')
+        renewedAt = Date.now()
+      } catch (error) {
+        this.log.warn({ err: error, jobId }, 'job lock not renewed')
+        if (Date.now() - renewedAt >= this.lockLifetimeMs / 2 && !controller.signal.aborted) {
+          this.log.error({ jobId }, 'job lock may be lost: stopping the run, it will resume from its last checkpoint')
+          controller.abort()
         }
-      })()
+      }
+    }
+    const timer = setInterval(() => {
+      renewal = renewal.then(renew)
     }, this.lockLifetimeMs / 4)
     timer.unref()
-    return timer
+    return {
+      stop: async () => {
+        clearInterval(timer)
+        await renewal
+      },
+    }
   }
 
   handOver(): Promise<void> {
