@@ -15,9 +15,11 @@ export interface IsolatedStore {
 }
 
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
-const POSTGRES_DOWN = 'PostgreSQL is not reachable at 127.0.0.1:5432: start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
+const POSTGRES_DOWN =
+  'PostgreSQL is not reachable at 127.0.0.1:5432: start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'
 const REDIS_URL = 'redis://127.0.0.1:6379'
-const REDIS_DOWN = 'Redis is not reachable at 127.0.0.1:6379: start it with redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
+const REDIS_DOWN =
+  'Redis is not reachable at 127.0.0.1:6379: start it with redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
 const CONNECT_TIMEOUT_MS = 2_000
 
 function hex(): string {

@@ -5,6 +5,8 @@ import { createServer, connect, type Socket } from 'node:net'
 export interface TcpProxy {
   /** The loopback port to use instead of the target's. */
   readonly port: number
+  /** How many client connections are open through the proxy. */
+  connections(): number
   /** Resets every open connection and every new one until `restore()`, like a server that is down. */
   cut(): void
   /** Forwards new connections to the target again. */
@@ -13,12 +15,14 @@ export interface TcpProxy {
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  // Both ends of every forwarded connection, and the client ends alone.
   const sockets = new Set<Socket>()
+  const clients = new Set<Socket>()
   let down = false
 
-  function track(socket: Socket): void {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+  function track(socket: Socket, group: Set<Socket>): void {
+    group.add(socket)
+    socket.on('close', () => group.delete(socket))
   }
 
   // While cut, connections are accepted then reset rather than refused: the port stays this
@@ -29,8 +33,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return
     }
     const upstream = connect({ host: target.host, port: target.port })
-    track(client)
-    track(upstream)
+    track(client, sockets)
+    track(client, clients)
+    track(upstream, sockets)
     client.on('error', () => upstream.destroy())
     upstream.on('error', () => client.resetAndDestroy())
     client.pipe(upstream)
@@ -46,11 +51,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   function cut(): void {
     down = true
     for (const socket of sockets) socket.resetAndDestroy()
-    sockets.clear()
   }
 
   return {
     port: address.port,
+    connections: () => clients.size,
     cut,
     restore() {
       down = false

@@ -3,6 +3,7 @@
 // goes away, and how the MongoDB store fails when there is no server at all.
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
+import { Agenda } from 'agenda'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MemoryJobStore } from '../../src/jobs/memory-store.js'
 import type { DurableJobStore, DurableJobStoreOptions, JobEnd, JobStore, JobStoreOptions, NewJob } from '../../src/jobs/store.js'
@@ -94,14 +95,17 @@ interface Opened {
  * Opens and connects a durable store in a fresh schema or key prefix, through `port` instead of the
  * server's when given; closed and dropped after the test.
  */
-async function openDurable(durable: Durable, options: JobStoreOptions & { port?: number; onBackgroundError?: (error: Error) => void }): Promise<Opened> {
+async function openDurable(
+  durable: Durable,
+  options: JobStoreOptions & { port?: number; onBackgroundError?: (error: Error) => void },
+): Promise<Opened & Pick<DurableJobStore, 'agendaBackend'>> {
   const isolated = await durable.isolate()
   cleanups.push(isolated.cleanup)
   const url = options.port === undefined ? isolated.url : withPort(isolated.url, options.port)
-  const { store } = durable.open({ ...options, url, name: isolated.name })
+  const { store, agendaBackend } = durable.open({ ...options, url, name: isolated.name })
   cleanups.push(() => store.close())
   await store.connect()
-  return { store, url, name: isolated.name }
+  return { store, agendaBackend, url, name: isolated.name }
 }
 
 interface Backend {
@@ -128,9 +132,9 @@ const backends: Backend[] = [
 ]
 
 describe.each(backends.map((backend) => [backend.name, backend] as const))('%s job store', (_name, backend) => {
-  async function open(ttlMs = TTL_MS) {
+  async function open() {
     const clock = manualClock()
-    const opened = await backend.open({ ttlMs, now: clock.now })
+    const opened = await backend.open({ ttlMs: TTL_MS, now: clock.now })
     return { ...opened, clock }
   }
 
@@ -138,7 +142,13 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('%s j
     const { store } = await open()
     const job = newJob()
     await store.create(job)
-    expect(await store.get(job.jobId)).toStrictEqual({ jobId: job.jobId, kind: 'bulk-activation', status: 'pending', jobCreatedAt: job.jobCreatedAt, progress: { done: 0, total: 3 } })
+    expect(await store.get(job.jobId)).toStrictEqual({
+      jobId: job.jobId,
+      kind: 'bulk-activation',
+      status: 'pending',
+      jobCreatedAt: job.jobCreatedAt,
+      progress: { done: 0, total: 3 },
+    })
     expect(await store.getInput(job.jobId)).toStrictEqual(job.input)
     expect(await store.readCheckpoints(job.jobId)).toStrictEqual([])
   })
@@ -196,7 +206,13 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('%s j
     await store.appendCheckpoints(job.jobId, [{ user: 'u1', ok: false }])
     // A result handed along with a failure (which the type forbids) is not kept either.
     await store.finish(job.jobId, { status: 'failed', result: { partial: true } } as unknown as JobEnd)
-    expect(await store.get(job.jobId)).toStrictEqual({ jobId: job.jobId, kind: 'bulk-activation', status: 'failed', jobCreatedAt: job.jobCreatedAt, finishedAt: clock.now() })
+    expect(await store.get(job.jobId)).toStrictEqual({
+      jobId: job.jobId,
+      kind: 'bulk-activation',
+      status: 'failed',
+      jobCreatedAt: job.jobCreatedAt,
+      finishedAt: clock.now(),
+    })
     expect(await store.getInput(job.jobId)).toBeUndefined()
     expect(await store.readCheckpoints(job.jobId)).toStrictEqual([])
   })
@@ -238,6 +254,15 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('%s j
     await store.finish(second.jobId, { status: 'failed' })
     expect(await store.readCheckpoints(second.jobId)).toStrictEqual([])
     expect(await store.readCheckpoints(first.jobId)).toHaveLength(6)
+  })
+
+  it('leaves no journal behind when a finish races appends', async () => {
+    const { store } = await open()
+    const job = newJob()
+    await store.create(job)
+    const appends = Array.from({ length: 20 }, (_, step) => store.appendCheckpoints(job.jobId, [{ step }]))
+    await Promise.all([...appends.slice(0, 10), store.finish(job.jobId, { status: 'failed' }), ...appends.slice(10)])
+    expect(await store.readCheckpoints(job.jobId)).toStrictEqual([])
   })
 
   it('grants a lease to one holder at a time, renews it for that holder and frees it when it expires', async () => {
@@ -306,10 +331,20 @@ describe.each([postgres, redis].map((durable) => [durable.name, durable] as cons
     expect(await replica.acquireLease('resume', 'replica-b', 60_000)).toBe(false)
   })
 
+  it('lets replicas connect at once to a new database', async () => {
+    const isolated = await durable.isolate()
+    cleanups.push(isolated.cleanup)
+    const replicas = Array.from({ length: 4 }, () => durable.open({ ttlMs: TTL_MS, url: isolated.url, name: isolated.name }).store)
+    for (const replica of replicas) cleanups.push(() => replica.close())
+    await Promise.all(replicas.map((replica) => replica.connect()))
+    const job = newJob()
+    await replicas[0]!.create(job)
+    expect((await replicas[3]!.get(job.jobId))?.status).toBe('pending')
+  })
+
   it('rejects connect() and ping() with one line naming the backend and host:port, never the credentials', async () => {
     const port = await closedPort()
-    const errors: Error[] = []
-    const { store } = durable.open({ ttlMs: TTL_MS, url: durable.credentialedUrl(port), name: 'jobs', onBackgroundError: (error) => errors.push(error) })
+    const { store } = durable.open({ ttlMs: TTL_MS, url: durable.credentialedUrl(port), name: 'jobs' })
     cleanups.push(() => store.close())
     const line = new RegExp(`^${durable.name} job store unreachable at 127\\.0\\.0\\.1:${port}: [^\\n]+$`)
     for (const attempt of [() => store.connect(), () => store.ping()]) {
@@ -341,6 +376,48 @@ describe.each([postgres, redis].map((durable) => [durable.name, durable] as cons
     proxy.restore()
     await vi.waitFor(() => store.ping(), { timeout: 6_000, interval: 100 })
     expect((await store.get(job.jobId))?.status).toBe('pending')
+  })
+
+  it("runs Agenda on the store's connection through an outage, and leaves no connection open once both stop", async () => {
+    const proxy = await startTcpProxy(durable.server)
+    cleanups.push(() => proxy.close())
+    const errors: Error[] = []
+    const { store, agendaBackend } = await openDurable(durable, { ttlMs: TTL_MS, port: proxy.port, onBackgroundError: (error) => errors.push(error) })
+    const agenda = new Agenda({ backend: agendaBackend, processEvery: 100 })
+    let runs = 0
+    agenda.define('tick', async () => {
+      runs += 1
+    })
+    await agenda.start()
+    cleanups.push(() => agenda.stop())
+    await agenda.now('tick')
+    await vi.waitFor(() => expect(runs).toBe(1), { timeout: 3_000, interval: 20 })
+
+    // Long enough for the notification channel to fail several reconnections.
+    proxy.cut()
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    proxy.restore()
+    await vi.waitFor(() => store.ping(), { timeout: 6_000, interval: 100 })
+    await vi.waitFor(() => expect(agendaBackend.notificationChannel?.state).toBe('connected'), { timeout: 6_000, interval: 100 })
+    await agenda.now('tick')
+    await vi.waitFor(() => expect(runs).toBe(2), { timeout: 3_000, interval: 20 })
+    // Reported once each, not at every reconnection attempt.
+    expect(errors.map((error) => error.message)).toStrictEqual([...new Set(errors.map((error) => error.message))])
+
+    await agenda.stop()
+    await store.close()
+    await vi.waitFor(() => expect(proxy.connections()).toBe(0), { timeout: 3_000, interval: 20 })
+    // Past the longest reconnection delay, nothing came back either.
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    expect(proxy.connections()).toBe(0)
+  })
+
+  it('closes while Agenda still runs on its connection', async () => {
+    const { store, agendaBackend } = await openDurable(durable, { ttlMs: TTL_MS })
+    const agenda = new Agenda({ backend: agendaBackend, processEvery: 100 })
+    await agenda.start()
+    cleanups.push(() => agenda.stop())
+    await store.close()
   })
 })
 

@@ -17,6 +17,7 @@ import {
   type JobStore,
   type NewJob,
 } from '../store.js'
+import { storeUnreachable } from './errors.js'
 
 const BACKEND_NAME = 'MongoDB'
 const DEFAULT_PORT = 27017
@@ -46,50 +47,6 @@ interface LeaseDocument {
   _id: string
   holder: string
   expiresAt: Date
-}
-
-/** Where the URL points, and its credentials, which messages must never show. */
-function endpoint(url: string): { host: string; user: string; password: string } {
-  try {
-    const parsed = new URL(url)
-    // An SRV name stands for hosts whose ports come from DNS.
-    const host = parsed.port || parsed.protocol === 'mongodb+srv:' ? parsed.host : `${parsed.hostname || 'localhost'}:${DEFAULT_PORT}`
-    return { host, user: safeDecode(parsed.username), password: safeDecode(parsed.password) }
-  } catch {
-    // Forms that are no WHATWG URL (a seed list `h1:1,h2:2`, a socket directory instead of a
-    // host) get their authority cut out by hand.
-    const [, userinfo = '', host = ''] = /^[^:]*:\/\/(?:([^@/?#]*)@)?([^/?#]*)/.exec(url) ?? []
-    const [user = '', password = ''] = userinfo.split(':').map(safeDecode)
-    return { host: host || `localhost:${DEFAULT_PORT}`, user, password }
-  }
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
-}
-
-/** The one-line error of an unreachable store: the host and port of the URL, never its credentials. */
-function unreachable(url: string, error: unknown): Error {
-  const { host, user, password } = endpoint(url)
-  let reason = describe(error)
-  if (password !== '') reason = reason.replaceAll(password, '***')
-  // Servers quote the user name they refuse (role "x" does not exist); unquoted, it could be part
-  // of a word of the reason.
-  if (user !== '') reason = reason.replaceAll(`"${user}"`, '"***"').replaceAll(`'${user}'`, "'***'")
-  return new Error(`${BACKEND_NAME} job store unreachable at ${host}: ${reason}`)
-}
-
-/** The driver's reason on one line (a refused dual-stack connect is an AggregateError without a message). */
-function describe(error: unknown): string {
-  let reason: string
-  if (error instanceof AggregateError && error.message === '') reason = [...new Set(error.errors.map(describe))].join('; ')
-  else if (error instanceof Error) reason = error.message || String((error as { code?: unknown }).code ?? error.name)
-  else reason = String(error)
-  return reason.replace(/\s+/g, ' ').trim()
 }
 
 export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobStore {
@@ -124,7 +81,7 @@ export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobSt
         await checkpoints.createIndex({ jobId: 1, seq: 1 }, { unique: true })
         await agendaBackend.connect()
       } catch (error) {
-        throw unreachable(options.url, error)
+        throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
       }
     },
 
@@ -135,7 +92,7 @@ export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobSt
         if (!closed) await client.connect()
         await db.command({ ping: 1 })
       } catch (error) {
-        throw unreachable(options.url, error)
+        throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
       }
     },
 

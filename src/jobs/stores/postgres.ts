@@ -15,6 +15,7 @@ import {
   type JobStore,
   type NewJob,
 } from '../store.js'
+import { storeUnreachable } from './errors.js'
 
 const BACKEND_NAME = 'PostgreSQL'
 const DEFAULT_PORT = 5432
@@ -41,49 +42,6 @@ function json(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value)
 }
 
-/** Where the URL points, and its credentials, which messages must never show. */
-function endpoint(url: string): { host: string; user: string; password: string } {
-  try {
-    const parsed = new URL(url)
-    const host = parsed.port ? parsed.host : `${parsed.hostname || 'localhost'}:${DEFAULT_PORT}`
-    return { host, user: safeDecode(parsed.username), password: safeDecode(parsed.password) }
-  } catch {
-    // Forms that are no WHATWG URL (a seed list `h1:1,h2:2`, a socket directory instead of a
-    // host) get their authority cut out by hand.
-    const [, userinfo = '', host = ''] = /^[^:]*:\/\/(?:([^@/?#]*)@)?([^/?#]*)/.exec(url) ?? []
-    const [user = '', password = ''] = userinfo.split(':').map(safeDecode)
-    return { host: host || `localhost:${DEFAULT_PORT}`, user, password }
-  }
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
-}
-
-/** The one-line error of an unreachable store: the host and port of the URL, never its credentials. */
-function unreachable(url: string, error: unknown): Error {
-  const { host, user, password } = endpoint(url)
-  let reason = describe(error)
-  if (password !== '') reason = reason.replaceAll(password, '***')
-  // Servers quote the user name they refuse (role "x" does not exist); unquoted, it could be part
-  // of a word of the reason.
-  if (user !== '') reason = reason.replaceAll(`"${user}"`, '"***"').replaceAll(`'${user}'`, "'***'")
-  return new Error(`${BACKEND_NAME} job store unreachable at ${host}: ${reason}`)
-}
-
-/** The driver's reason on one line (a refused dual-stack connect is an AggregateError without a message). */
-function describe(error: unknown): string {
-  let reason: string
-  if (error instanceof AggregateError && error.message === '') reason = [...new Set(error.errors.map(describe))].join('; ')
-  else if (error instanceof Error) reason = error.message || String((error as { code?: unknown }).code ?? error.name)
-  else reason = String(error)
-  return reason.replace(/\s+/g, ' ').trim()
-}
-
 export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJobStore {
   const now = options.now ?? Date.now
   const records = quote(`${options.name}_records`)
@@ -106,14 +64,13 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
   agendaBackend.notificationChannel?.on('error', report)
   let closed = false
 
-  async function transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  async function transaction(work: (client: PoolClient) => Promise<void>): Promise<void> {
     const client = await pool.connect()
     try {
       await client.query('BEGIN')
-      const result = await work(client)
+      await work(client)
       await client.query('COMMIT')
       client.release()
-      return result
     } catch (error) {
       // A client whose ROLLBACK fails is broken: releasing it with the error discards it.
       await client.query('ROLLBACK').then(
@@ -124,32 +81,49 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
     }
   }
 
+  async function createTables(client: PoolClient): Promise<void> {
+    await client.query(`CREATE TABLE IF NOT EXISTS ${records} (
+      job_id uuid PRIMARY KEY,
+      kind text NOT NULL,
+      status text NOT NULL,
+      created_at timestamptz NOT NULL,
+      finished_at timestamptz,
+      input jsonb,
+      progress jsonb,
+      result jsonb
+    )`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${checkpoints} (
+      job_id uuid NOT NULL REFERENCES ${records} (job_id) ON DELETE CASCADE,
+      seq bigserial,
+      entries jsonb NOT NULL,
+      PRIMARY KEY (job_id, seq)
+    )`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${leases} (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)`)
+  }
+
   const store: JobStore = {
     backendName: BACKEND_NAME,
 
     async connect() {
       try {
-        await pool.query('SELECT 1')
-        await pool.query(`CREATE TABLE IF NOT EXISTS ${records} (
-          job_id uuid PRIMARY KEY,
-          kind text NOT NULL,
-          status text NOT NULL,
-          created_at timestamptz NOT NULL,
-          finished_at timestamptz,
-          input jsonb,
-          progress jsonb,
-          result jsonb
-        )`)
-        await pool.query(`CREATE TABLE IF NOT EXISTS ${checkpoints} (
-          job_id uuid NOT NULL REFERENCES ${records} (job_id) ON DELETE CASCADE,
-          seq bigserial,
-          entries jsonb NOT NULL,
-          PRIMARY KEY (job_id, seq)
-        )`)
-        await pool.query(`CREATE TABLE IF NOT EXISTS ${leases} (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)`)
-        await agendaBackend.connect()
+        const client = await pool.connect()
+        try {
+          await client.query('SELECT 1')
+          // Replicas starting together on a new database would race to create the same tables
+          // (IF NOT EXISTS does not guard against a concurrent CREATE): a lock on the schema and
+          // name takes them one at a time, Agenda's table included.
+          await client.query(`SELECT pg_advisory_lock(hashtext(current_schema() || '.' || $1))`, [options.name])
+          await createTables(client)
+          await agendaBackend.connect()
+          await client.query(`SELECT pg_advisory_unlock(hashtext(current_schema() || '.' || $1))`, [options.name])
+          client.release()
+        } catch (error) {
+          // Ending the connection also ends its lock.
+          client.release(true)
+          throw error
+        }
       } catch (error) {
-        throw unreachable(options.url, error)
+        throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
       }
     },
 
@@ -157,13 +131,16 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
       try {
         await pool.query('SELECT 1')
       } catch (error) {
-        throw unreachable(options.url, error)
+        throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
       }
     },
 
     async close() {
       if (closed) return
       closed = true
+      // The pool ends once every client is back, and Agenda's LISTEN client only comes back when
+      // its channel disconnects: a store closed before Agenda stops would wait for ever.
+      await agendaBackend.notificationChannel?.disconnect()
       await pool.end()
     },
 
@@ -196,7 +173,10 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
 
     async getInput(jobId: string) {
       if (!UUID.test(jobId)) return undefined
-      const { rows } = await pool.query<{ input: string | null }>(`SELECT input::text AS input FROM ${records} WHERE job_id = $1 AND status = 'pending'`, [jobId])
+      const { rows } = await pool.query<{ input: string | null }>(
+        `SELECT input::text AS input FROM ${records} WHERE job_id = $1 AND status = 'pending'`,
+        [jobId],
+      )
       const input = rows[0]?.input
       return input == null ? undefined : JSON.parse(input)
     },
