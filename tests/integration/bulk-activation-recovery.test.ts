@@ -4,17 +4,11 @@
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
+import { seedCrudOnlyUsers } from '../helpers/job-users.js'
 import { useStack, type StackHandle } from '../helpers/stack.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const AUTH_ID = /^auth0\|[0-9a-f]{24}$/
-
-function seedCrudUsers(stack: Stack, count: number): string[] {
-  return stack.crud.seed(
-    USERS_ENDPOINT,
-    Array.from({ length: count }, (_unused, index) => ({ userGroup: 'customer', name: 'N', surname: 'S', email: `lost-${index}@example.com`, username: `lost-${index}` })),
-  )
-}
 
 async function activate(stack: StackHandle, ids: string[], query: string): Promise<any> {
   const created = await stack.call('POST', `/jobs/bulk-activation${query}`, { json: ids.map((userId) => ({ filter: { userId } })) })
@@ -46,7 +40,7 @@ describe('bulk activation after an import start that timed out but was created',
 
   it('links the users the lost import created instead of importing them again', async () => {
     stack.current.auth0.injectFault({ method: 'POST', path: '/users/import', delayMs: 2_100 })
-    const ids = seedCrudUsers(stack.current, 3)
+    const ids = seedCrudOnlyUsers(stack.current, 3, 'lost')
     const done = await activate(stack, ids, '?upsert=false')
     expect(done).toMatchObject({ status: 'completed', summary: { failed: 0, updated: 0, inserted: 3, total: 3, skipped: 0 }, failures: [] })
     expectLinked(stack.current, ids)
@@ -62,7 +56,7 @@ describe('bulk activation after a lost import start the search does not show yet
 
   it('links, rather than fails, the users a second import reports as DUPLICATED_USER (upsert=false)', async () => {
     stack.current.auth0.injectFault({ method: 'POST', path: '/users/import', delayMs: 2_100 })
-    const ids = seedCrudUsers(stack.current, 3)
+    const ids = seedCrudOnlyUsers(stack.current, 3, 'lost')
     const done = await activate(stack, ids, '?upsert=false')
     expect(done).toMatchObject({ status: 'completed', summary: { failed: 0, updated: 0, inserted: 3, total: 3, skipped: 0 }, failures: [] })
     expectLinked(stack.current, ids)

@@ -2,11 +2,11 @@
 // naming the store, liveness stays 200, the job routes answer 503, and everything recovers by
 // itself once the store is back. The store is cut and restored through a loopback TCP proxy.
 import { afterEach, describe, expect, it } from 'vitest'
-import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { freePort, startStack, type Stack } from '../../src/sandbox/stack.js'
 import type { IsolatedStore } from '../helpers/job-stores.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { call, isolatedJobStore } from '../helpers/stack.js'
+import { seedAuthUsers } from '../helpers/job-users.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const BACKENDS = { postgres: { name: 'PostgreSQL', port: 5432 }, redis: { name: 'Redis', port: 6379 } } as const
@@ -19,15 +19,6 @@ async function waitFor<T>(probe: () => Promise<T>, accept: (value: T) => boolean
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(50)
   }
-}
-
-function seedAuthUsers(stack: Stack, count: number): string[] {
-  return Array.from({ length: count }, (_unused, index) => {
-    const email = `outage-${index}@example.com`
-    const authUser = stack.auth0.seedUser({ email, username: `outage-${index}`, password: 'Secret-Pass1' })
-    stack.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', authUserId: authUser.user_id, email }])
-    return authUser.user_id
-  })
 }
 
 const cleanups: Array<() => Promise<void>> = []
@@ -72,7 +63,7 @@ describe.each(['postgres', 'redis'] as const)('a %s job store that is unreachabl
 
     proxy.restore()
     await waitFor(() => call(stack.url, 'GET', '/-/ready'), (answer) => answer.status === 200, 'readiness')
-    const ids = seedAuthUsers(stack, 3)
+    const ids = seedAuthUsers(stack, 3, 'outage')
     const created = await call(stack.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: ids } })
     expect(created.status).toBe(202)
     const done = await waitFor(() => call(stack.url, 'GET', `/jobs/change-password/bulk/${created.body.jobId}`), (answer) => answer.body.status === 'completed', 'the job')
@@ -82,7 +73,7 @@ describe.each(['postgres', 'redis'] as const)('a %s job store that is unreachabl
   it('later: readiness and job routes answer 503 while it is down; a running job resumes once it is back', async () => {
     const { proxy, env } = await proxiedStore(kind)
     const stack = await stackWith(env)
-    const ids = seedAuthUsers(stack, 60)
+    const ids = seedAuthUsers(stack, 60, 'outage')
     const created = await call(stack.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: ids } })
     expect(created.status).toBe(202)
     await waitFor(async () => stack.auth0.outbox.length, (sent) => sent >= 10, 'the first emails')

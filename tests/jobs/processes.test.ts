@@ -10,6 +10,7 @@ import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { freePort, stackEnv, startEmulators, type Emulators } from '../../src/sandbox/stack.js'
 import { maxInFlight } from '../../src/services/change-password-bulk/index.js'
 import { call, isolatedJobStore, jobStoreEnv } from '../helpers/stack.js'
+import { seedAuthUsers, seedCrudOnlyUsers } from '../helpers/job-users.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -83,16 +84,6 @@ async function useEmulators(): Promise<Emulators> {
   return emulators
 }
 
-/** `count` auth users with a CRUD user each; returns their auth ids. */
-function seedAuthUsers(emulators: Emulators, count: number): string[] {
-  return Array.from({ length: count }, (_unused, index) => {
-    const email = `mail-${index}@example.com`
-    const authUser = emulators.auth0.seedUser({ email, username: `mail-${index}`, password: 'Secret-Pass1' })
-    emulators.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', authUserId: authUser.user_id, email }])
-    return authUser.user_id
-  })
-}
-
 async function waitForJob(base: string, path: string, timeoutMs = 60_000): Promise<any> {
   let body: any
   await waitUntil(async () => {
@@ -108,11 +99,8 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     const emulators = await useEmulators()
     const env = await replicaEnv(kind, emulators)
     const a = await startUms('A', env)
-    const crudIds = emulators.crud.seed(
-      USERS_ENDPOINT,
-      Array.from({ length: 2_000 }, (_unused, index) => ({ userGroup: 'customer', name: 'N', surname: 'S', email: `act-${index}@example.com`, username: `act-${index}` })),
-    )
-    const authIds = seedAuthUsers(emulators, 500)
+    const crudIds = seedCrudOnlyUsers(emulators, 2_000, 'act')
+    const authIds = seedAuthUsers(emulators, 500, 'mail')
 
     const activation = await call(a.url, 'POST', '/jobs/bulk-activation', { json: crudIds.map((userId) => ({ filter: { userId } })) })
     expect(activation.status).toBe(202)
@@ -176,7 +164,7 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     const lockLifetimeMs = 20_000
     const env = await replicaEnv(kind, emulators, lockLifetimeMs)
     const a = await startUms('A', env)
-    const created = await call(a.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: seedAuthUsers(emulators, 400) } })
+    const created = await call(a.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: seedAuthUsers(emulators, 400, 'mail') } })
     const b = await startUms('B', env)
     await waitUntil(() => emulators.auth0.outbox.length >= 40, 'the first emails')
     a.child.kill('SIGTERM')

@@ -8,6 +8,7 @@ import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { startStack, type Stack } from '../../src/sandbox/stack.js'
 import type { IsolatedStore } from '../helpers/job-stores.js'
 import { call, isolatedJobStore, jobStoreEnv } from '../helpers/stack.js'
+import { seedAuthUsers, seedCrudOnlyUsers } from '../helpers/job-users.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
@@ -51,16 +52,6 @@ function useReplicas(kind: 'postgres' | 'redis', env: Record<string, string>): {
       return replicas
     },
   }
-}
-
-/** `count` auth users with a CRUD user each; returns their auth ids. */
-function seedAuthUsers(stack: Stack, count: number, prefix: string): string[] {
-  return Array.from({ length: count }, (_unused, index) => {
-    const email = `${prefix}-${index}@example.com`
-    const authUser = stack.auth0.seedUser({ email, username: `${prefix}-${index}`, password: 'Secret-Pass1' })
-    stack.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', authUserId: authUser.user_id, email }])
-    return authUser.user_id
-  })
 }
 
 async function waitForJob(base: string, path: string, timeoutMs = 15_000): Promise<any> {
@@ -144,10 +135,7 @@ describe.each(['postgres', 'redis'] as const)('a replica stopped by SIGTERM duri
 
   it('hands a running activation over: the other replica polls the import already started and links its users', async () => {
     const { stack, b } = replicas.current
-    const ids = stack.crud.seed(
-      USERS_ENDPOINT,
-      Array.from({ length: 5 }, (_unused, index) => ({ userGroup: 'customer', name: 'N', surname: 'S', email: `act-${index}@example.com`, username: `act-${index}` })),
-    )
+    const ids = seedCrudOnlyUsers(stack, 5, 'act')
     const created = await call(replicas.current.a, 'POST', '/jobs/bulk-activation', { json: ids.map((userId) => ({ filter: { userId } })) })
     await waitUntil(() => stack.auth0.requestsTo('GET', STATUS_PATH).length >= 1, 'the import polled')
     await stack.app.jobEngine.handOver()
