@@ -48,10 +48,9 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
 
   app.get('/-/healthz', routeOptions, async (_request, reply) => answer(reply, []))
 
-  app.get('/-/ready', routeOptions, async (_request, reply) => {
-    const problems = (options.readinessChecks ?? []).map((check) => check()).filter((problem) => problem !== undefined)
-    return answer(reply, problems)
-  })
+  const readinessProblems = () => (options.readinessChecks ?? []).map((check) => check()).filter((problem) => problem !== undefined)
+
+  app.get('/-/ready', routeOptions, async (_request, reply) => answer(reply, readinessProblems()))
 
   app.get('/-/check-up', routeOptions, async (request, reply) => {
     const { crud, auth, rond, timer } = app.peers
@@ -67,6 +66,8 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
     const problems = results.flatMap((result, index) =>
       result.status === 'rejected' ? [`${checks[index]![0]} is not healthy: ${(result.reason as Error).message}`] : [],
     )
+    // The job store is a dependency too: the readiness checks report it.
+    problems.push(...readinessProblems())
     return answer(reply, problems)
   })
 }

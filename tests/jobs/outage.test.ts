@@ -60,9 +60,13 @@ describe.each(['postgres', 'redis'] as const)('a %s job store that is unreachabl
     expect(refused.body.message).toMatch(new RegExp(`^Jobs are unavailable: .*${name} job store.*\\. Try again later$`))
     expect((await call(stack.url, 'GET', '/jobs/bulk-activation/c735cf45-536b-45ce-8ef1-d0066515c185')).status).toBe(503)
     expect(stack.auth0.requests).toHaveLength(0)
+    const checkUp = await call(stack.url, 'GET', '/-/check-up')
+    expect(checkUp.status).toBe(503)
+    expect(checkUp.body.message).toContain(`${name} job store`)
 
     proxy.restore()
     await waitFor(() => call(stack.url, 'GET', '/-/ready'), (answer) => answer.status === 200, 'readiness')
+    expect((await call(stack.url, 'GET', '/-/check-up')).status).toBe(200)
     const ids = seedAuthUsers(stack, 3, 'outage')
     const created = await call(stack.url, 'POST', '/jobs/change-password/bulk', { json: { authUsersIds: ids } })
     expect(created.status).toBe(202)
