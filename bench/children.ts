@@ -81,6 +81,13 @@ export class ServerChild<Info> {
     return this.call<CpuSample>('cpu')
   }
 
+  /** Sends `signal` at once (SIGKILL stands for a crash: nothing is closed); settles once the child has exited. */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    this.process.kill(signal)
+    await this.exited
+    live.delete(this.process)
+  }
+
   /** Asks the child to close and exit; killed when it has not exited within `timeoutMs`. */
   async stop(timeoutMs = 8_000): Promise<void> {
     if (this.process.connected) this.process.send({ type: 'stop' } satisfies ToChild)

@@ -1,8 +1,10 @@
-// Small helpers shared by the scenarios: rounding and formatting, bounded JSON calls from the
-// parent, job polling, CPU deltas of a child and a sampler of a child's resident memory.
+// Small helpers shared by the scenarios: rounding and formatting, medians, bounded JSON calls from
+// the parent, job polling, CPU deltas of a child and of the whole machine, and a sampler of a
+// child's resident memory.
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { ServerChild } from './children.js'
 import type { CpuSample } from './servers/ipc.js'
+import type { PeerStats } from './servers/peers.js'
 
 export const round1 = (value: number) => Math.round(value * 10) / 10
 export const round2 = (value: number) => Math.round(value * 100) / 100
@@ -10,6 +12,12 @@ export const round3 = (value: number) => Math.round(value * 1000) / 1000
 export const count = (value: number) => Math.round(value).toLocaleString('en-US')
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export const MB = 2 ** 20
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
+}
 
 export interface JsonAnswer<T> {
   status: number
@@ -62,6 +70,27 @@ export interface CpuDelta {
 export function cpuDelta(before: CpuSample, after: CpuSample, wallMs: number): CpuDelta {
   const cpuMs = (after.userUs - before.userUs + (after.systemUs - before.systemUs)) / 1000
   return { cpuMs: Math.round(cpuMs), cores: round2(wallMs > 0 ? cpuMs / wallMs : 0) }
+}
+
+/** Busy CPU time of the whole machine so far, ms (Linux /proc/stat); undefined elsewhere. */
+export function machineBusyMs(): number | undefined {
+  try {
+    const fields = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]?.split(/\s+/).map(Number)
+    if (!fields || fields.length < 8) return undefined
+    // user nice system idle iowait irq softirq steal, in clock ticks (100 a second on Linux).
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields
+    return (user + nice + system + irq + softirq + steal) * 10
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Average cores the whole machine kept busy between two machineBusyMs() readings: with the
+ * scenario's own processes' share known, what is left is other work disturbing the measurement.
+ */
+export function machineCores(beforeMs: number | undefined, afterMs: number | undefined, wallMs: number): number | undefined {
+  return beforeMs === undefined || afterMs === undefined || wallMs <= 0 ? undefined : round2((afterMs - beforeMs) / wallMs)
 }
 
 /** CPU samples of several children at once. */
@@ -165,4 +194,11 @@ export class RssSampler {
       startBytes: this.start,
     }
   }
+}
+
+/** A peer's routes with their first and last arrival in ms after `sinceEpochMs` (e.g. the POST of a job). */
+export function routeTimeline(routes: PeerStats['routes'], sinceEpochMs: number): Record<string, { outcomes: Record<string, number>; firstMs: number; lastMs: number }> {
+  return Object.fromEntries(
+    Object.entries(routes).map(([route, stats]) => [route, { outcomes: stats.outcomes, firstMs: stats.firstAtMs - sinceEpochMs, lastMs: stats.lastAtMs - sinceEpochMs }]),
+  )
 }

@@ -3,6 +3,7 @@
 // connections and durations, warm-up first, then A/B rounds whose order alternates (A B, B A, ...)
 // so a drift of the machine weighs on both sides alike.
 import { startChild, type ServerChild } from './children.js'
+import { median } from './common.js'
 import { benchUsers } from './data.js'
 import { LoadGenerator, type LoadResult } from './load.js'
 import type { BarRow, BenchContext, Scenario, ScenarioResult } from './scenario.js'
@@ -70,12 +71,6 @@ function summarize(runs: Run[]): SideSummary {
     peersCpuCores: round2(durationS > 0 ? peersCores / durationS : 0),
     latencyP99Ms: runs.map((run) => run.latencyMs.p99),
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }
 
 const round2 = (value: number) => Math.round(value * 100) / 100

@@ -1,36 +1,51 @@
 // `npm run bench [-- scenario ...]`: runs the SPEC §9 benchmarks against the emulators on loopback,
 // prints one table (stdout) and writes bench/results.json. Exit code 1 when a bar is missed,
-// 2 when the harness itself failed. Every run is bounded (BENCH_TIMEOUT_S, default 600).
+// 2 when the harness itself failed. Every run is bounded (BENCH_TIMEOUT_S, default 900).
 //
 // Environment: BENCH_DURATION_S (seconds per measurement, default 3), BENCH_WARMUP_S (2),
 // BENCH_ROUNDS (A/B rounds, order alternating, 4), BENCH_CONNECTIONS (16), BENCH_SCENARIOS
 // (comma list, or names as arguments), BENCH_CPU_PROF (children to CPU-profile: ums,baseline,peers;
 // summarize with bench/profile-summary.ts), BENCH_CPU_PROF_DIR, BENCH_PROXY_USERS (1000),
-// BENCH_CP_BURST (burst of the change-password scenario's rate limit, 5).
+// BENCH_CP_BURST (burst of the change-password scenario's rate limit, 5), BENCH_STORE_ROUNDS (rounds
+// of the durable-store scenarios: 5 for activation-stores, 2 for change-password-stores).
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { killAllChildren, ROOT } from './children.js'
-import { activationScenario } from './activation.js'
-import { changePasswordScenario } from './change-password.js'
+import { activationScenario, activationStoresScenario } from './activation.js'
+import { changePasswordScenario, changePasswordStoresScenario } from './change-password.js'
 import { importScenario } from './import.js'
 import { proxyScenario } from './proxy.js'
+import { takeoverScenario } from './takeover.js'
 import type { BarRow, BenchContext, Scenario, Settings } from './scenario.js'
 
 /** Every scenario, in running order. New benchmarks are added here. */
-const SCENARIOS: Scenario[] = [proxyScenario, importScenario, activationScenario, changePasswordScenario]
+const SCENARIOS: Scenario[] = [
+  proxyScenario,
+  importScenario,
+  activationScenario,
+  changePasswordScenario,
+  activationStoresScenario,
+  changePasswordStoresScenario,
+  takeoverScenario,
+]
 
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
 
 /** A bad setting or scenario name: reported without a stack. */
 class UsageError extends Error {}
 
-function numberFromEnv(name: string, fallback: number, min: number): number {
+/** The variable's number, undefined when it is unset or empty. */
+function optionalNumberFromEnv(name: string, min: number): number | undefined {
   const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
+  if (raw === undefined || raw === '') return undefined
   const value = Number(raw)
   if (!Number.isFinite(value) || value < min) throw new UsageError(`${name} must be a number ≥ ${min}, got ${raw}`)
   return value
+}
+
+function numberFromEnv(name: string, fallback: number, min: number): number {
+  return optionalNumberFromEnv(name, min) ?? fallback
 }
 
 function listFromEnv(name: string): string[] {
@@ -41,11 +56,13 @@ function listFromEnv(name: string): string[] {
 }
 
 function readSettings(): Settings {
+  const storeRounds = optionalNumberFromEnv('BENCH_STORE_ROUNDS', 1)
   return {
     durationS: Math.round(numberFromEnv('BENCH_DURATION_S', 3, 1)),
     warmupS: Math.round(numberFromEnv('BENCH_WARMUP_S', 2, 1)),
     rounds: Math.round(numberFromEnv('BENCH_ROUNDS', 4, 1)),
     connections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 16, 1)),
+    storeRounds: storeRounds === undefined ? undefined : Math.round(storeRounds),
     cpuProfile: { children: listFromEnv('BENCH_CPU_PROF'), dir: process.env.BENCH_CPU_PROF_DIR ?? join(os.tmpdir(), 'ums-bench-profiles') },
   }
 }
@@ -77,7 +94,7 @@ function benchCommand(): string {
 async function main(): Promise<number> {
   const settings = readSettings()
   const scenarios = selectScenarios()
-  const timeoutS = numberFromEnv('BENCH_TIMEOUT_S', 600, 10)
+  const timeoutS = numberFromEnv('BENCH_TIMEOUT_S', 900, 10)
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${timeoutS} s (BENCH_TIMEOUT_S), giving up`)
     killAllChildren()

@@ -11,6 +11,8 @@ export interface Settings {
   rounds: number
   /** Concurrent connections of the load generator (BENCH_CONNECTIONS). */
   connections: number
+  /** Rounds of the durable-store scenarios (BENCH_STORE_ROUNDS); undefined: each scenario's own default. */
+  storeRounds: number | undefined
   /** Children to CPU-profile (BENCH_CPU_PROF=ums,baseline,peers) and where (BENCH_CPU_PROF_DIR). */
   cpuProfile: { children: string[]; dir: string }
 }

@@ -66,6 +66,13 @@ export interface StatsAnswer {
   }
 }
 
+/** `outbox`: one change-password email the Auth0 Client emulator sent, in sending order. */
+export interface OutboxMail {
+  email: string
+  /** When the emulator accepted the request, epoch ms (this machine's clock, as the parent's Date.now()). */
+  atMs: number
+}
+
 /** `crudUsers`: the users collection, reduced to what the checks need. */
 export interface CrudUserBrief {
   _id: string
@@ -186,6 +193,9 @@ await serve<PeersInfo>(async () => {
           ...(typeof user.email === 'string' && { email: user.email }),
           ...(typeof user.authUserId === 'string' && { authUserId: user.authUserId }),
         })),
+      /** How many change-password emails were sent (cheap, for polling). */
+      outboxSize: () => auth0.outbox.length,
+      outbox: (): OutboxMail[] => auth0.outbox.map((mail) => ({ email: mail.email, atMs: mail.at.getTime() })),
       authUsers: (): AuthUserBrief[] => auth0.listUsers().map((user) => ({ user_id: user.user_id, email: user.email })),
       reset: () => {
         for (const emulator of emulators) emulator.reset()

@@ -37,7 +37,7 @@ function quote(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`
 }
 
-/** JSON text for a jsonb parameter, SQL NULL for undefined (pg would turn arrays into PostgreSQL arrays). */
+/** JSON text for a json parameter, SQL NULL for undefined (pg would turn arrays into PostgreSQL arrays). */
 function json(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value)
 }
@@ -81,6 +81,8 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
     }
   }
 
+  // json rather than jsonb: these documents are only written and read back whole, and a
+  // checkpoint may hold megabytes (an activation's import files) that jsonb would decompose for nothing.
   async function createTables(client: PoolClient): Promise<void> {
     await client.query(`CREATE TABLE IF NOT EXISTS ${records} (
       job_id uuid PRIMARY KEY,
@@ -88,14 +90,14 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
       status text NOT NULL,
       created_at timestamptz NOT NULL,
       finished_at timestamptz,
-      input jsonb,
-      progress jsonb,
-      result jsonb
+      input json,
+      progress json,
+      result json
     )`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${checkpoints} (
       job_id uuid NOT NULL REFERENCES ${records} (job_id) ON DELETE CASCADE,
       seq bigserial,
-      entries jsonb NOT NULL,
+      entries json NOT NULL,
       PRIMARY KEY (job_id, seq)
     )`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${leases} (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)`)
@@ -145,7 +147,7 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
     },
 
     async create(job: NewJob) {
-      await pool.query(`INSERT INTO ${records} (job_id, kind, status, created_at, input, progress) VALUES ($1, $2, 'pending', $3, $4::jsonb, $5::jsonb)`, [
+      await pool.query(`INSERT INTO ${records} (job_id, kind, status, created_at, input, progress) VALUES ($1, $2, 'pending', $3, $4::json, $5::json)`, [
         job.jobId,
         job.kind,
         job.jobCreatedAt,
@@ -183,7 +185,7 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
 
     async setProgress(jobId: string, progress: JobProgress) {
       if (!UUID.test(jobId)) return
-      await pool.query(`UPDATE ${records} SET progress = $2::jsonb WHERE job_id = $1 AND status = 'pending'`, [jobId, json(progress)])
+      await pool.query(`UPDATE ${records} SET progress = $2::json WHERE job_id = $1 AND status = 'pending'`, [jobId, json(progress)])
     },
 
     async finish(jobId: string, end: JobEnd) {
@@ -191,7 +193,7 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
       const result = end.status === 'completed' ? json(end.result) : null
       await transaction(async (client) => {
         const { rowCount } = await client.query(
-          `UPDATE ${records} SET status = $2, result = $3::jsonb, finished_at = $4, progress = NULL, input = NULL WHERE job_id = $1 AND status = 'pending'`,
+          `UPDATE ${records} SET status = $2, result = $3::json, finished_at = $4, progress = NULL, input = NULL WHERE job_id = $1 AND status = 'pending'`,
           [jobId, end.status, result, new Date(now())],
         )
         // A separate statement: it sees the checkpoints of an append that committed while the
@@ -205,7 +207,7 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
       // FOR SHARE holds the pending record until the append commits, so a concurrent finish
       // either runs first (and nothing is appended) or deletes these checkpoints too.
       await pool.query(
-        `INSERT INTO ${checkpoints} (job_id, entries) SELECT job_id, $2::jsonb FROM ${records} WHERE job_id = $1 AND status = 'pending' FOR SHARE`,
+        `INSERT INTO ${checkpoints} (job_id, entries) SELECT job_id, $2::json FROM ${records} WHERE job_id = $1 AND status = 'pending' FOR SHARE`,
         [jobId, json(entries)],
       )
     },

@@ -151,13 +151,22 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
     },
 
     async get(jobId: string) {
-      const hash = await client.hgetall(recordKey(jobId))
-      if (hash.status === undefined) return undefined
-      const finishedAt = hash.finishedAt === undefined ? undefined : Number(hash.finishedAt)
+      // Not the input: it can weigh hundreds of KB, and jobs are polled often.
+      const [kind, status, jobCreatedAt, progress, result, finished] = await client.hmget(
+        recordKey(jobId),
+        'kind',
+        'status',
+        'jobCreatedAt',
+        'progress',
+        'result',
+        'finishedAt',
+      )
+      if (status == null) return undefined
+      const finishedAt = finished == null ? undefined : Number(finished)
       if (isExpired(finishedAt, options.ttlMs, now())) return undefined
-      const record: JobRecord = { jobId, kind: hash.kind as JobKind, status: hash.status as JobStatus, jobCreatedAt: hash.jobCreatedAt ?? '' }
-      if (hash.progress !== undefined) record.progress = JSON.parse(hash.progress) as JobProgress
-      if (hash.result !== undefined) record.result = JSON.parse(hash.result)
+      const record: JobRecord = { jobId, kind: kind as JobKind, status: status as JobStatus, jobCreatedAt: jobCreatedAt ?? '' }
+      if (progress != null) record.progress = JSON.parse(progress) as JobProgress
+      if (result != null) record.result = JSON.parse(result)
       if (finishedAt !== undefined) record.finishedAt = finishedAt
       return record
     },
