@@ -158,6 +158,30 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     expect(emails.length - 500).toBeLessThanOrEqual(maxInFlight(RATE))
   }, 90_000)
 
+  it('B links what A, killed while writing the links, left unlinked', async () => {
+    const emulators = await useEmulators()
+    const env = await replicaEnv(kind, emulators)
+    const a = await startUms('A', env)
+    const crudIds = seedCrudOnlyUsers(emulators, 200, 'link')
+    const created = await call(a.url, 'POST', '/jobs/bulk-activation', { json: crudIds.map((userId) => ({ filter: { userId } })) })
+    const polled = () => emulators.auth0.requestsTo('GET', STATUS_PATH)
+    await waitUntil(() => polled().length > 0, 'the import polled')
+    const b = await startUms('B', env)
+    // A's first link write never gets an answer, nor is it applied: A dies waiting for it.
+    emulators.crud.injectFault({ method: 'PATCH', path: '/users/bulk', hang: true })
+    emulators.auth0.advanceImportJob(decodeURIComponent(polled()[0]!.path).split('/').pop()!, 'completed')
+    await waitUntil(() => emulators.crud.requestsTo('PATCH', '/users/bulk').length > 0, 'A writing the links')
+    a.child.kill('SIGKILL')
+    await a.exited
+    expect(emulators.crud.documents(USERS_ENDPOINT).filter((doc) => doc.authUserId !== undefined)).toHaveLength(0)
+
+    const done = await waitForJob(b.url, `/jobs/bulk-activation/${created.body.jobId}`)
+    expect(done.summary).toEqual({ failed: 0, updated: 0, inserted: 200, total: 200, skipped: 0 })
+    expect(emulators.auth0.requestsTo('POST', '/users/import')).toHaveLength(1)
+    const byCrudId = new Map(emulators.crud.documents(USERS_ENDPOINT).map((doc) => [doc._id, doc.authUserId as string]))
+    for (const [index, id] of crudIds.entries()) expect(emulators.auth0.getUser(byCrudId.get(id)!)?.email).toBe(`link-${index}@example.com`)
+  }, 60_000)
+
   it('SIGTERM: A hands its change-password job over at once, then exits', async () => {
     const emulators = await useEmulators()
     // A long lock: B can go on quickly only if A released the job.
