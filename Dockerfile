@@ -33,4 +33,6 @@ EXPOSE ${HTTP_PORT}
 HEALTHCHECK --start-period=5s --interval=30s --timeout=5s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||3000)+'/-/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD node dist/index.js
+# Exec form: node gets the signals tini forwards (a shell in between would die on SIGTERM and
+# leave node to be killed without its graceful close and job hand-over).
+CMD ["node", "dist/index.js"]
