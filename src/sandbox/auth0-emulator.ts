@@ -89,6 +89,9 @@ export class Auth0ClientEmulator extends Emulator {
     })
     app.setNotFoundHandler((request, reply) => reply.code(404).send(miaBody(404, `Route ${request.method}:${request.url} not found`)))
     for (const path of ['/-/healthz', '/-/ready', '/-/check-up']) app.get(path, async () => HEALTH_BODY)
+    // Not an Auth0 Client route: the change-password emails sent so far, for people trying the
+    // sandbox (the emulator sends no mail).
+    app.get('/__emulator/outbox', async () => this.outbox)
     const context = () => this.context
     registerSessionRoutes(app, context)
     registerManagementRoutes(app, context)

@@ -1,29 +1,38 @@
-// `npm run sandbox`: ums on :3000 (HTTP_PORT) wired to the four emulators, seeded with the
-// `customer` group, two roles and one demo user; prints the walkthrough. Ctrl-C stops everything.
+// `npm run sandbox`: ums on HTTP_PORT (3000) wired to the four emulators on the next four ports,
+// seeded with the `customer` group, two roles and one demo user; prints where everything is.
+// SIGINT or SIGTERM stops every server it started.
+import { closeOnSignals } from '../shutdown.js'
 import { startStack } from './stack.js'
-import { USERS_ENDPOINT } from './fixtures.js'
+import { ROLES, USERS_ENDPOINT } from './fixtures.js'
+import { sandboxSettings } from './settings.js'
 
-export const DEMO_USER = {
+const DEMO_USER = {
   email: 'mario.rossi@example.com',
   username: 'mario.rossi',
   password: 'Sandbox-Pass1',
   authIdSuffix: '5f1c0ffee0ddba11ab1e0001',
 }
 
+/** How to reach `host` from this machine: wildcard and loopback addresses read as localhost. */
+function reachableHost(host: string): string {
+  if (['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost'].includes(host)) return 'localhost'
+  return host.includes(':') ? `[${host}]` : host
+}
+
 async function main(): Promise<void> {
-  const port = Number(process.env.HTTP_PORT ?? 3000)
+  const settings = sandboxSettings(process.env)
+  if (settings.ignored.length > 0) {
+    console.error(`sandbox: ignoring ${settings.ignored.join(', ')} from the environment: the sandbox points ums at its emulators`)
+  }
   const stack = await startStack({
-    port,
-    host: '0.0.0.0',
-    env: {
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      USERINFO_ADDITIONAL_PROPERTIES: 'name,surname,roles,userGroup,permissions',
-      UPSTREAM_TIMEOUT_MS: '10000',
-      AUTH0_JOB_POLLING_INTERVAL: '2 seconds',
-    },
+    port: settings.port,
+    host: settings.host,
+    env: settings.env,
     timer: { pollIntervalMs: 1000 },
-    emulatorPorts: { crud: port + 1, auth: port + 2, rond: port + 3, timer: port + 4 },
+    emulatorPorts: settings.emulatorPorts,
   })
+  closeOnSignals(stack.app, stack.config.waitBeforeServerCloseMs, () => stack.close())
+
   const authUser = stack.auth0.seedUser({
     email: DEMO_USER.email,
     username: DEMO_USER.username,
@@ -42,43 +51,28 @@ async function main(): Promise<void> {
       blocked: false,
     },
   ])
+  // The role in Rönd too, as ums would have granted it: the user is consistent in every peer.
+  stack.rond.seedBinding({ subjects: [authUser.user_id], roles: ['customer-basic'] })
 
-  const base = `http://localhost:${port}`
-  console.log(`ums sandbox listening on ${base}
-emulators (test doubles, not production services):
-  CRUD Service  ${stack.crud.url}
-  Auth0 Client  ${stack.auth0.url}
-  Rönd          ${stack.rond.url}
-  Timer Service ${stack.timer.url}
+  const base = `http://${reachableHost(settings.host)}:${settings.port}`
+  console.log(`ums sandbox listening on ${base} (bound to ${settings.host})
+seeded: the group customer, the roles ${ROLES.map((role) => role.roleId).join(' and ')}, the user ${DEMO_USER.username} (password ${DEMO_USER.password})
+emulators on 127.0.0.1 (test doubles, not production services):
+  CRUD Service  ${stack.crud.url}   its own API: GET /users/, /ums-config/, /roles/
+  Auth0 Client  ${stack.auth0.url}   GET /users, /__emulator/outbox (change-password emails)
+  Rönd          ${stack.rond.url}   GET /__emulator/bindings
+  Timer Service ${stack.timer.url}   GET /__emulator/timers, POST /__emulator/timers/<id>/fire
 
-Try it (README has the full walkthrough):
+Try it (README has the whole walkthrough):
   curl -s -X POST ${base}/oauth/token -H 'content-type: application/json' \\
     -d '{"username":"${DEMO_USER.username}","password":"${DEMO_USER.password}"}'
-  curl -s ${base}/userinfo -H "authorization: Bearer <accessToken from above>"
-  curl -s -i -X POST ${base}/users/change-password -H 'content-type: application/json' \\
-    -d '{"authUserId":"${authUser.user_id}"}'
   curl -s ${base}/documentation/json
-  curl -s ${stack.timer.url}/__emulator/timers        # the Timer Service's timers
 
 Ctrl-C stops everything.`)
-
-  let stopping = false
-  const stop = () => {
-    if (stopping) return
-    stopping = true
-    stack
-      .close()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        console.error(error)
-        process.exit(1)
-      })
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error)
+  // One line (a bad setting, a port in use): the sandbox is started by hand and read by people.
+  console.error(error instanceof Error ? error.message : String(error))
   process.exit(1)
 })

@@ -416,6 +416,10 @@ export class RondEmulator extends Emulator {
     for (const url of ['/-/rbac-healthz', '/-/rbac-ready', '/-/rbac-check-up']) {
       app.all(url, async (_request, reply) => sendJson(reply, 200, { status: 'OK', name: 'rönd', version: '1.15.0' }))
     }
+
+    // Not a Rönd route: the stored bindings, for people trying the sandbox (the real service keeps
+    // them in a CRUD collection they could read instead).
+    app.get('/__emulator/bindings', async (_request, reply) => sendJson(reply, 200, this.bindings()))
   }
 
   protected clearState(): void {

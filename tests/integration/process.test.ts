@@ -65,7 +65,7 @@ describe('process start-up', () => {
 })
 
 describe('graceful shutdown', () => {
-  it('keeps serving during the wait after SIGTERM, finishes in-flight requests, then exits', async () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('keeps serving during the wait after %s, finishes in-flight requests, then exits', async (signal) => {
     const stack = await startStack()
     try {
       const port = await freePort()
@@ -84,7 +84,7 @@ describe('graceful shutdown', () => {
         body: JSON.stringify({ username: 'a', password: 'b' }),
       })
       await waitFor(() => stack.auth0.requestsTo('POST', '/oauth/token').length === 1)
-      child.kill('SIGTERM')
+      child.kill(signal)
       const during = await request(`http://127.0.0.1:${port}/-/healthz`)
       expect(during.statusCode).toBe(200)
       await during.body.text()
@@ -93,6 +93,7 @@ describe('graceful shutdown', () => {
       await slow.body.text()
       const { code, stdout } = await child.exit
       expect(code).toBe(0)
+      expect(stdout).toContain(`"msg":"${signal} received: closing after the wait"`)
       expect(stdout).toContain('server closed')
     } finally {
       await stack.close()

@@ -270,6 +270,14 @@ describe('change-password (item 19)', () => {
     expect(emulator.outbox).toEqual([])
   })
 
+  it('lists the outbox at GET /__emulator/outbox', async () => {
+    emulator.seedUser(MARIO)
+    expect((await call('POST', '/change-password', { json: { email: MARIO.email } })).status).toBe(200)
+    const answer = await call('GET', '/__emulator/outbox')
+    expect(answer.status).toBe(200)
+    expect(answer.json).toEqual([{ email: MARIO.email, connection: 'Username-Password-Authentication', clientType: 'backoffice', at: expect.any(String) }])
+  })
+
   it('answers 404 for an unknown email, 400 without email or with an unknown connection', async () => {
     emulator.seedUser(MARIO)
     const unknown = await call('POST', '/change-password', { json: { email: 'ghost@example.com' } })

@@ -51,6 +51,17 @@ beforeEach(() => {
   rond.reset()
 })
 
+describe('inspection route of the sandbox', () => {
+  it('GET /__emulator/bindings lists the stored bindings in creation order', async () => {
+    const granted = await call('/grant/bindings', { subjects: ['u1'], roles: ['customer-basic'] })
+    const seeded = rond.seedBinding({ subjects: ['u2'], roles: ['customer-premium'] })
+    const answer = await call('/__emulator/bindings', undefined, { method: 'GET' })
+    expect(answer.status).toBe(200)
+    expect(answer.contentType).toBe('application/json')
+    expect(answer.json).toEqual([{ bindingId: (granted.json as { bindingId: string }).bindingId, subjects: ['u1'], roles: ['customer-basic'] }, seeded])
+  })
+})
+
 describe('status routes', () => {
   it.each(['/-/rbac-healthz', '/-/rbac-ready', '/-/rbac-check-up'])('%s answers 200 OK', async (path) => {
     const answer = await call(path, undefined, { method: 'GET' })
