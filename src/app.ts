@@ -10,7 +10,7 @@ import { CrudClient } from './clients/crud.js'
 import { RondClient } from './clients/rond.js'
 import { TimerClient } from './clients/timer.js'
 import { createAuthProvider, type AuthProvider } from './auth-providers/index.js'
-import { HttpError, reasonPhrase, type ErrorBody } from './errors.js'
+import { errorReply, routeNotFound } from './errors.js'
 import { loggerOptions, registerRequestLogging } from './logging.js'
 import { statusRoutes } from './routes/status.js'
 import { authRoutes } from './routes/auth.js'
@@ -78,18 +78,6 @@ export function createPeers(config: Config): Peers {
   }
 }
 
-/** custom-plugin-lib style: the first ajv error, data path with dots (`body.name must be string`). */
-function validationMessage(error: FastifyError): string {
-  const [first] = error.validation ?? []
-  if (!first) return error.message
-  const path = `${error.validationContext ?? 'body'}${first.instancePath.replace(/\//g, '.')}`
-  const extra = first.params as { additionalProperty?: string }
-  if (first.keyword === 'additionalProperties' && extra.additionalProperty) {
-    return `${path} must NOT have additional properties (property "${extra.additionalProperty}")`
-  }
-  return `${path} ${first.message ?? 'is invalid'}`
-}
-
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
@@ -122,25 +110,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     done(null, payload)
   })
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    let body: ErrorBody
-    if (error instanceof HttpError) {
-      body = error.toBody()
-    } else if (error.validation) {
-      body = { statusCode: 400, error: reasonPhrase(400), message: validationMessage(error), code: 'FST_ERR_VALIDATION' }
-    } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      // Fastify's own client errors (malformed JSON, wrong content type, body too large).
-      body = { statusCode: error.statusCode, error: reasonPhrase(error.statusCode), message: error.message }
-      if (error.code) body.code = error.code
-    } else {
-      // Unexpected failures are masked: their messages may carry personal data.
-      body = { statusCode: 500, error: reasonPhrase(500), message: 'Internal Server Error' }
-    }
+  // Bodies are JSON (multipart for the import): a JSON body labelled text/plain is refused with
+  // a 415 naming the right type, rather than read as a string and refused as "must be object".
+  app.removeContentTypeParser('text/plain')
+  app.setErrorHandler((thrown: FastifyError, request, reply) => {
+    const { body, error } = errorReply(thrown, request)
     if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed')
     reply.code(body.statusCode).send(body)
   })
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ message: `Route ${request.method}:${request.url.split('?')[0]} not found`, error: 'Not Found', statusCode: 404 })
+    reply.code(404).send(routeNotFound(request))
   })
 
   await app.register(fastifySwagger, {
@@ -148,6 +127,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       openapi: '3.0.3',
       info: { title: PACKAGE.name, description: PACKAGE.description, version: PACKAGE.version },
     },
+    // Shared schemas keep their own name in the document (`ErrorBody`, not `def-0`).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
   })
   app.addSchema(errorBodySchema)
 

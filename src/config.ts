@@ -298,6 +298,41 @@ export async function readAuthProperties(path: string): Promise<AuthPropertiesCo
   return { userIdField: file.user_id, properties: properties as string[] }
 }
 
+/** One ajv error of @fastify/env (its `errors` list). */
+interface EnvProblem {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+type PropertySchema = { type: string; minimum?: number; maximum?: number; exclusiveMinimum?: number; enum?: readonly string[] }
+
+/** What a numeric variable accepts: `an integer from 0 to 65535`, `a number greater than 0`. */
+function numberRange(property: PropertySchema): string {
+  const noun = property.type === 'integer' ? 'an integer' : 'a number'
+  const { minimum, maximum, exclusiveMinimum } = property
+  if (minimum !== undefined && maximum !== undefined) return `${noun} from ${minimum} to ${maximum}`
+  if (minimum !== undefined) return `${noun} of at least ${minimum}`
+  if (exclusiveMinimum !== undefined) return `${noun} greater than ${exclusiveMinimum}`
+  return noun
+}
+
+/**
+ * One phrase per invalid variable, its name first (ajv says `env/HTTP_PORT must be integer`). The
+ * received value is quoted only for numbers, booleans and closed lists, which cannot be secrets.
+ */
+function describeEnvProblem(problem: EnvProblem, received: (variable: string) => string | undefined): string {
+  const variable = problem.instancePath.replace(/^\//, '')
+  const property = (ENV_SCHEMA.properties as Record<string, PropertySchema | undefined>)[variable]
+  if (variable === '' || property === undefined) return `env ${problem.message ?? 'is invalid'}`
+  const got = `, got ${JSON.stringify(received(variable) ?? '')}`
+  if (property.type === 'integer' || property.type === 'number') return `${variable} must be ${numberRange(property)}${got}`
+  if (property.type === 'boolean') return `${variable} must be true or false${got}`
+  if (property.enum !== undefined) return `${variable} must be one of ${property.enum.join(', ')}${got}`
+  return `${variable} ${problem.message ?? 'is invalid'}`
+}
+
 export interface LoadConfigOptions {
   /** Merge process.env under `env` (default true); tests pass false for isolation. */
   useProcessEnv?: boolean
@@ -324,7 +359,13 @@ export async function loadConfig(
     })
     await loader.ready()
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
+    const problems = (error as { errors?: EnvProblem[] }).errors
+    const received = (variable: string) => data[variable] ?? (options.useProcessEnv === false ? undefined : process.env[variable])
+    const message = Array.isArray(problems)
+      ? [...new Set(problems.map((problem) => describeEnvProblem(problem, received)))].join('; ')
+      : error instanceof Error
+        ? error.message
+        : String(error)
     throw new ConfigError(`invalid configuration: ${message.replace(/\s+/g, ' ')}`)
   } finally {
     await loader.close()

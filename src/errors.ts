@@ -1,6 +1,9 @@
-// The error catalogue and the one mapping from upstream failures to client replies.
-// Every error body the service sends has Fastify's shape {statusCode, error, message[, code]}.
+// The error types and the one mapping from any failure to the reply: every error body has
+// Fastify's shape {statusCode, error, message, code}, its code from src/error-codes.ts.
 import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyRequest } from 'fastify'
+import { PASSED_THROUGH_CODES, type ErrorCode } from './error-codes.js'
+import { refusalOf, type Refusal } from './refusals.js'
 
 export type PeerService = 'CRUD' | 'AUTH' | 'ROND' | 'TIMER'
 
@@ -12,31 +15,28 @@ export interface ErrorBody {
   statusCode: number
   error: string
   message: string
-  code?: string
+  code: string
 }
 
-/** An error meant for the client: its status and message are sent as they are. */
+/** An error meant for the client: its status, message and code are sent as they are. */
 export class HttpError extends Error {
   override name = 'HttpError'
   constructor(
     readonly statusCode: number,
     message: string,
-    readonly code?: string,
+    readonly code: ErrorCode,
   ) {
     super(message)
   }
 
   toBody(): ErrorBody {
-    const body: ErrorBody = { statusCode: this.statusCode, error: reasonPhrase(this.statusCode), message: this.message }
-    if (this.code) body.code = this.code
-    return body
+    return { statusCode: this.statusCode, error: reasonPhrase(this.statusCode), message: this.message, code: this.code }
   }
 }
 
-export const badRequest = (message: string) => new HttpError(400, message)
-export const unauthorized = (message: string) => new HttpError(401, message)
-export const notFound = (message: string) => new HttpError(404, message)
-export const conflict = (message: string) => new HttpError(409, message)
+export const badRequest = (message: string, code: ErrorCode) => new HttpError(400, message, code)
+export const notFound = (message: string, code: ErrorCode) => new HttpError(404, message, code)
+export const conflict = (message: string, code: ErrorCode) => new HttpError(409, message, code)
 
 /**
  * A peer call that did not succeed: a non-2xx answer (`status`) or a transport failure
@@ -45,6 +45,9 @@ export const conflict = (message: string) => new HttpError(409, message)
  */
 export class UpstreamError extends Error {
   override name = 'UpstreamError'
+  /** How the peer refused the caller's data, when it did (src/refusals.ts). */
+  refusal: Refusal | undefined
+
   constructor(
     readonly service: PeerService,
     readonly method: string,
@@ -57,6 +60,7 @@ export class UpstreamError extends Error {
     readonly retryAfterMs?: number,
   ) {
     super(UpstreamError.describe(service, method, route, status, reason))
+    this.refusal = status === undefined ? undefined : refusalOf(this)
   }
 
   static describe(service: PeerService, method: string, route: string, status?: number, reason?: string): string {
@@ -67,35 +71,94 @@ export class UpstreamError extends Error {
 
 /**
  * Upstream statuses that mean "the caller asked for something wrong" rather than "a peer is
- * broken". Each call site chooses which apply: a 404 on reading the user is
- * the caller's unknown id, a 404 in the middle of a multi-step change is a failure.
+ * broken". Each route chooses which apply: a 404 on reading the user is the caller's unknown id,
+ * a 404 in the middle of a multi-step change is a failure.
  */
 export type ClientVisibleStatus = 400 | 401 | 403 | 404 | 409 | 429
 
-/** The CRUD answers a unique-index violation on PATCH with 500 and code 11000, not 409. */
-function isDuplicateKeyOnUpdate(error: UpstreamError): boolean {
-  if (error.service !== 'CRUD' || error.status !== 500) return false
-  const body = error.upstreamBody as { code?: unknown; message?: unknown } | undefined
-  return String(body?.code) === '11000' || (typeof body?.message === 'string' && body.message.startsWith('E11000'))
+/** What a route does, for its failures: `Error while <action> user: …`, and the peer statuses its caller gets. */
+export interface Operation {
+  action: string
+  passThrough: readonly ClientVisibleStatus[]
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on every route that calls a peer: how its upstream failures read. */
+    operation?: Operation
+  }
+}
+
+export const operation = (action: string, passThrough: readonly ClientVisibleStatus[] = []): { operation: Operation } => ({
+  operation: { action, passThrough },
+})
+
+/**
+ * An upstream failure as the route's caller sees it: 500
+ * `Error while <action> user: <SERVICE> <METHOD> <route> responded with a <status> status code`,
+ * or the status of a refusal or of a peer answer the route lets through, then with the reason
+ * after a colon when the peer said why.
+ */
+export function upstreamFailure(error: UpstreamError, op: Operation | undefined): HttpError {
+  const refusal = error.refusal
+  const status = refusal?.status ?? error.status
+  const passed = status !== undefined && op !== undefined && (op.passThrough as readonly number[]).includes(status)
+  const prefix = op === undefined ? '' : `Error while ${op.action} user: `
+  if (!passed) return new HttpError(500, `${prefix}${error.message}`, 'UMS_UPSTREAM_FAILED')
+  const call = refusal?.answer === undefined ? error.message : `${error.service} ${error.method.toUpperCase()} ${error.route} ${refusal.answer}`
+  const reason = refusal?.reason === undefined ? '' : `: ${refusal.reason}`
+  return new HttpError(status, `${prefix}${call}${reason}`, PASSED_THROUGH_CODES[status] ?? 'UMS_UPSTREAM_FAILED')
+}
+
+/** custom-plugin-lib style: the first ajv error, data path with dots (`body.name must be string`). */
+function validationMessage(error: FastifyError): string {
+  const [first] = error.validation ?? []
+  if (!first) return error.message
+  const path = `${error.validationContext ?? 'body'}${first.instancePath.replace(/\//g, '.')}`
+  const params = first.params as { additionalProperty?: string; allowedValues?: unknown[] }
+  if (first.keyword === 'additionalProperties' && params.additionalProperty) {
+    return `${path} must NOT have additional properties (property "${params.additionalProperty}")`
+  }
+  // A closed list is short: naming its values saves the caller a trip to the documentation.
+  if (first.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `${path} ${first.message ?? 'is invalid'} (${params.allowedValues.map(String).join(', ')})`
+  }
+  return `${path} ${first.message ?? 'is invalid'}`
+}
+
+/** The content type a route reads its body in: its documented `consumes`, else JSON. */
+function acceptedContentType(request: FastifyRequest): string {
+  const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
+  return Array.isArray(consumes) && consumes.length > 0 ? consumes.join(' or ') : 'application/json'
+}
+
+function unsupportedMediaType(request: FastifyRequest): string {
+  const sent = request.headers['content-type']
+  return `Unsupported Media Type: ${sent === undefined || sent === '' ? 'no content-type' : sent.split(';')[0]!.trim()}; send the body as ${acceptedContentType(request)}`
 }
 
 /**
- * Turns any failure of a user operation into the reply error: an UpstreamError becomes
- * `Error while <action> user: <SERVICE> <METHOD> <route> responded with a <status> status code`
- * with status 500, or the upstream status when it is one of `passThrough`.
- * HttpErrors pass unchanged; anything else is rethrown (the error handler masks it).
+ * Any failure of a request as its reply body: HttpErrors as they are, upstream failures through
+ * the route's operation, Fastify's own client errors with their code, everything else masked
+ * (its message may carry personal data). `error` is what to log for a 5xx.
  */
-export function userOperationError(
-  error: unknown,
-  action: string,
-  passThrough: readonly ClientVisibleStatus[] = [],
-): HttpError {
-  if (error instanceof HttpError) return error
-  if (error instanceof UpstreamError) {
-    const upstreamStatus = isDuplicateKeyOnUpdate(error) ? 409 : error.status
-    const status =
-      upstreamStatus !== undefined && (passThrough as readonly number[]).includes(upstreamStatus) ? upstreamStatus : 500
-    return new HttpError(status, `Error while ${action} user: ${error.message}`)
+export function errorReply(thrown: FastifyError | Error, request: FastifyRequest): { body: ErrorBody; error: Error } {
+  const error = thrown instanceof UpstreamError ? upstreamFailure(thrown, request.routeOptions.config.operation) : thrown
+  if (error instanceof HttpError) return { body: error.toBody(), error }
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation) {
+    return { body: { statusCode: 400, error: reasonPhrase(400), message: validationMessage(fastifyError), code: 'FST_ERR_VALIDATION' }, error }
   }
-  throw error
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code: string = fastifyError.code ?? 'UMS_INVALID_REQUEST'
+    const message = code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType(request) : error.message
+    return { body: { statusCode: status, error: reasonPhrase(status), message, code }, error }
+  }
+  return { body: { statusCode: 500, error: reasonPhrase(500), message: 'Internal Server Error', code: 'UMS_INTERNAL_ERROR' }, error }
+}
+
+/** The body of a request no route matches: Fastify's own, with its code. */
+export function routeNotFound(request: FastifyRequest): ErrorBody {
+  return { message: `Route ${request.method}:${request.url.split('?')[0]} not found`, error: 'Not Found', statusCode: 404, code: 'FST_ERR_NOT_FOUND' }
 }

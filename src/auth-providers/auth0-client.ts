@@ -99,7 +99,7 @@ export class Auth0ClientProvider implements AuthProvider {
    * `GET /users?_q={"<field>":{"$in":[…]}}`, at most 100 values per call. The
    * calls go one after the other: they spend the management API budget (2/s on small tenants).
    */
-  private async searchUsers(field: 'user_id' | 'email', values: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
+  private async searchUsers(field: 'user_id' | 'email' | 'username', values: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
     const users: Record<string, unknown>[] = []
     for (let start = 0; start < values.length; start += MAX_IDS_PER_USERS_LOOKUP) {
       const chunk = values.slice(start, start + MAX_IDS_PER_USERS_LOOKUP)
@@ -124,6 +124,10 @@ export class Auth0ClientProvider implements AuthProvider {
   /** Used to find the real ids of users an import updated. */
   listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
     return this.searchUsers('email', emails, ctx)
+  }
+
+  listUsersByUsernames(usernames: string[], ctx: CallContext): Promise<Record<string, unknown>[]> {
+    return this.searchUsers('username', usernames, ctx)
   }
 
   async sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void> {

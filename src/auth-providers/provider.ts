@@ -62,6 +62,11 @@ export interface AuthProvider {
    * users an upsert import updated. Search may lag behind recent writes.
    */
   listUsersByEmails(emails: string[], ctx: CallContext): Promise<Record<string, unknown>[]>
+  /**
+   * Profiles whose username is one of `usernames` (missing ones are simply absent). Used to tell
+   * which field of a refused new user another user already holds.
+   */
+  listUsersByUsernames(usernames: string[], ctx: CallContext): Promise<Record<string, unknown>[]>
   sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void>
   startImport(file: { users: ImportUser[]; upsert: boolean; externalId: string }, ctx: CallContext): Promise<ImportJob>
   getImportJob(jobId: string, ctx: CallContext): Promise<ImportJob>

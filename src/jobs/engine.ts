@@ -5,6 +5,7 @@
 import { v4 as uuidv4 } from 'uuid'
 import type { FastifyBaseLogger } from 'fastify'
 import { HttpError } from '../errors.js'
+import { JOB_STORE_UNAVAILABLE } from '../error-codes.js'
 import type { MemoryJobStore } from './memory-store.js';
 import { JobStoreFullError } from './memory-store.js'
 import type { JobKind, JobRecord, JobStore } from './store.js'
@@ -60,7 +61,7 @@ export const PROGRESS_WRITE_INTERVAL_MS = 250
 
 /** The 503 of the job routes when the store cannot take or answer a request. */
 export function jobStoreUnavailable(reason: string): HttpError {
-  return new HttpError(503, `Jobs are unavailable: ${reason}. Try again later`, 'UMS_JOB_STORE_UNAVAILABLE')
+  return new HttpError(503, `Jobs are unavailable: ${reason}. Try again later`, JOB_STORE_UNAVAILABLE)
 }
 
 /** Writes the latest progress at once, then at most once per interval, and once more when flushed. */

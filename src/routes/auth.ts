@@ -1,7 +1,7 @@
 // Authentication routes: login, refresh, userinfo and the change-password email.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { SessionAnswer } from '../auth-providers/provider.js'
-import { userOperationError } from '../errors.js'
+import { operation } from '../errors.js'
 import { getUserinfo } from '../services/userinfo.js'
 import { sendChangePasswordEmail } from '../services/passwords.js'
 import { emptyResponse, errorResponses } from './schemas.js'
@@ -31,8 +31,10 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { username: string; password: string } }>(
     '/oauth/token',
     {
+      config: operation('logging in', [400, 401, 403, 429]),
       schema: {
         tags,
+        operationId: 'login',
         summary: 'Log in with username (or email) and password',
         body: {
           type: 'object',
@@ -43,20 +45,16 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: tokenBody, ...errorResponses(400, 401, 403, 429, 500) },
       },
     },
-    async (request, reply) => {
-      try {
-        return relaySession(reply, await auth.login(request.body, request.callContext))
-      } catch (error) {
-        throw userOperationError(error, 'logging in', [400, 401, 403, 429])
-      }
-    },
+    async (request, reply) => relaySession(reply, await auth.login(request.body, request.callContext)),
   )
 
   app.post<{ Body: { refreshToken: string } }>(
     '/refreshtoken',
     {
+      config: operation('refreshing the token of', [400, 401, 403, 429]),
       schema: {
         tags,
+        operationId: 'refreshToken',
         summary: 'Exchange a refresh token (and the expired access token in authorization) for new tokens',
         body: {
           type: 'object',
@@ -67,20 +65,16 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: tokenBody, ...errorResponses(400, 401, 403, 429, 500) },
       },
     },
-    async (request, reply) => {
-      try {
-        return relaySession(reply, await auth.refresh(request.body.refreshToken, request.callContext))
-      } catch (error) {
-        throw userOperationError(error, 'refreshing the token of', [400, 401, 403, 429])
-      }
-    },
+    async (request, reply) => relaySession(reply, await auth.refresh(request.body.refreshToken, request.callContext)),
   )
 
   app.get(
     '/userinfo',
     {
+      config: operation('retrieving logged', [401, 403, 429]),
       schema: {
         tags,
+        operationId: 'getUserinfo',
         summary: 'The logged user: auth profile plus CRUD properties (and permissions when configured)',
         response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses(401, 403, 429, 500) },
       },
@@ -91,8 +85,10 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { authUserId: string } }>(
     '/users/change-password',
     {
+      config: operation('sending the change-password email to', [400, 404, 429]),
       schema: {
         tags,
+        operationId: 'sendChangePasswordEmail',
         summary: 'Send the change-password email to a user of the auth service',
         body: {
           type: 'object',

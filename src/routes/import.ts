@@ -13,7 +13,7 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
-import { HttpError, badRequest } from '../errors.js'
+import { HttpError, badRequest, operation } from '../errors.js'
 import type { UsersDeps } from '../services/users/context.js'
 import { DEFAULT_IMPORT_OPTIONS, importOptions, importUsers } from '../services/import-csv/index.js'
 import { errorResponses } from './schemas.js'
@@ -93,7 +93,7 @@ async function receiveUpload(request: FastifyRequest, maxFileSize: number): Prom
   return upload
 }
 
-const tooLarge = (maxFileSize: number) => new HttpError(413, `The file is larger than USER_IMPORT_MAX_FILE_SIZE (${maxFileSize} bytes)`)
+const tooLarge = (maxFileSize: number) => new HttpError(413, `The file is larger than USER_IMPORT_MAX_FILE_SIZE (${maxFileSize} bytes)`, 'UMS_FILE_TOO_LARGE')
 
 export async function importRoutes(app: FastifyInstance, deps: UsersDeps): Promise<void> {
   const maxFileSize = deps.config.userImportMaxFileSize
@@ -102,8 +102,10 @@ export async function importRoutes(app: FastifyInstance, deps: UsersDeps): Promi
   })
 
   app.patch('/users/import', {
+    config: operation('importing'),
     schema: {
       tags: ['User Management'],
+      operationId: 'importUsers',
       summary: 'Import users from a CSV file: rows with `_id` patch that user, the others are inserted',
       consumes: ['multipart/form-data'],
       body: multipartBody,
@@ -112,10 +114,10 @@ export async function importRoutes(app: FastifyInstance, deps: UsersDeps): Promi
     // The body schema documents the multipart form; the parts are read and checked in the handler.
     validatorCompiler: () => () => true,
   }, async (request) => {
-    if (!request.isMultipart()) throw new HttpError(415, 'The request must be multipart/form-data with a file part')
+    if (!request.isMultipart()) throw new HttpError(415, 'The request must be multipart/form-data with a file part', 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     const upload = await receiveUpload(request, maxFileSize)
     try {
-      if (upload.path === undefined) throw badRequest('file is required: send the CSV as a multipart file part named file')
+      if (upload.path === undefined) throw badRequest('file is required: send the CSV as a multipart file part named file', 'UMS_MISSING_FILE')
       const options = importOptions(upload.fields)
       return await importUsers(deps, createReadStream(upload.path), options, request.callContext)
     } finally {

@@ -52,7 +52,7 @@ export function jobView(job: JobRecord): Record<string, unknown> {
 
 async function readJob(engine: JobEngine, kind: JobKind, jobId: string): Promise<Record<string, unknown>> {
   const job = await engine.get(kind, jobId)
-  if (!job) throw new HttpError(404, `Job ${jobId} not found`)
+  if (!job) throw new HttpError(404, `Job ${jobId} not found`, 'UMS_JOB_NOT_FOUND')
   return jobView(job)
 }
 
@@ -70,6 +70,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
   app.post<{ Body: Array<{ filter: { userId: string } }>; Querystring: { upsert: boolean } }>('/jobs/bulk-activation', {
     schema: {
       tags,
+      operationId: 'startBulkActivation',
       summary: 'Start a job creating the auth users of CRUD users through auth bulk imports',
       description:
         'Users are read in any state (those outside PUBLIC, or blocked, get a blocked auth user); users that already have an authUserId are skipped; duplicates are removed.',
@@ -105,6 +106,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
   app.get<{ Params: { id: string } }>('/jobs/bulk-activation/:id', {
     schema: {
       tags,
+      operationId: 'getBulkActivation',
       summary: 'Status and result of a bulk-activation job',
       params: jobIdParams,
       response: {
@@ -129,6 +131,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
   app.post<{ Body: { authUsersIds: string[] } }>('/jobs/change-password/bulk', {
     schema: {
       tags,
+      operationId: 'startChangePasswordBulk',
       summary: 'Start a job sending the change-password email to each auth user, at the configured rate',
       body: {
         type: 'object',
@@ -145,6 +148,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
   app.get<{ Params: { id: string } }>('/jobs/change-password/bulk/:id', {
     schema: {
       tags,
+      operationId: 'getChangePasswordBulk',
       summary: 'Status and result of a change-password job',
       params: jobIdParams,
       response: {

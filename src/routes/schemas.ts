@@ -4,12 +4,12 @@ export const ERROR_SCHEMA_ID = 'ErrorBody'
 export const errorBodySchema = {
   $id: ERROR_SCHEMA_ID,
   type: 'object',
-  required: ['statusCode', 'error', 'message'],
+  required: ['statusCode', 'error', 'message', 'code'],
   properties: {
     statusCode: { type: 'integer' },
     error: { type: 'string' },
     message: { type: 'string' },
-    code: { type: 'string' },
+    code: { type: 'string', description: 'Stable error code (README, Errors): branch on it rather than on the message' },
   },
 } as const
 

@@ -1,5 +1,5 @@
-// Status routes of the platform (conventions §2): liveness, readiness and the Doctor check-up.
-// Hidden from the OpenAPI document and silent in the logs; a check never throws.
+// Status routes of the platform: liveness, readiness and the Doctor check-up. Documented in the
+// OpenAPI document like every other route, silent in the logs; a check never throws.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { CallContext } from '../clients/http.js'
 import type { PackageInfo } from '../app.js'
@@ -37,7 +37,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOptions): Promise<void> {
   const { name, version } = options.packageInfo
-  const routeOptions = { logLevel: 'error' as const, schema: { hide: true, response: { 200: statusBody, 503: statusBody } } }
+  const routeOptions = (operationId: string, summary: string) => ({
+    logLevel: 'error' as const,
+    schema: { tags: ['Status'], operationId, summary, response: { 200: statusBody, 503: statusBody } },
+  })
 
   function answer(reply: FastifyReply, problems: string[]) {
     if (problems.length === 0) return reply.code(200).send({ name, status: 'OK', version })
@@ -46,13 +49,13 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
     return reply.code(503).send({ name, status: 'KO', version, message })
   }
 
-  app.get('/-/healthz', routeOptions, async (_request, reply) => answer(reply, []))
+  app.get('/-/healthz', routeOptions('healthz', 'Liveness: 200 while the process serves requests'), async (_request, reply) => answer(reply, []))
 
   const readinessProblems = () => (options.readinessChecks ?? []).map((check) => check()).filter((problem) => problem !== undefined)
 
-  app.get('/-/ready', routeOptions, async (_request, reply) => answer(reply, readinessProblems()))
+  app.get('/-/ready', routeOptions('ready', 'Readiness: 503 naming the job store while it is unreachable or full'), async (_request, reply) => answer(reply, readinessProblems()))
 
-  app.get('/-/check-up', routeOptions, async (request, reply) => {
+  app.get('/-/check-up', routeOptions('checkUp', 'Health of the peers and of the job store: 503 naming the unhealthy ones'), async (request, reply) => {
     const { crud, auth, rond, timer } = app.peers
     const ctx: CallContext = { forwarded: {}, incoming: {}, log: request.log }
     const checks: Array<[string, () => Promise<void>]> = [

@@ -2,12 +2,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CrudState } from '../clients/crud.js'
 import { CRUD_STATES } from '../clients/crud.js'
+import { CRUD_QUERY_ENCODING_HEADERS } from '../clients/headers.js'
+import { badRequest, operation } from '../errors.js'
 import type { UsersDeps } from '../services/users/context.js'
 import { createUser, createUserWithId, registerUser, type NewUserBody } from '../services/users/create.js'
 import { patchUser } from '../services/users/update.js'
 import { changeUsersState, deleteUser, softDeleteUser } from '../services/users/remove.js'
 import { readUsers, type UsersRead } from '../services/users/read.js'
-import type { UserPatch } from '../services/users/fields.js'
+import { PATCH_OPERATORS, type UserPatch } from '../services/users/fields.js'
 import { STANDARD_USER_FIELDS } from '../services/group-schemas.js'
 import { emptyResponse, errorResponses } from './schemas.js'
 
@@ -31,7 +33,7 @@ const newUserBody = {
 const crudReadQuery = {
   type: 'object',
   properties: {
-    _q: { type: 'string', description: 'MongoDB filter (JSON)' },
+    _q: { type: 'string', description: 'MongoDB filter (a JSON object; base64-encoded when json-query-params-encoding is base64)' },
     _st: { type: 'string', description: 'Comma list of states (default PUBLIC)' },
     _p: { type: 'string', description: 'Comma list of fields to return' },
     _l: { type: 'integer', minimum: 1 },
@@ -41,24 +43,61 @@ const crudReadQuery = {
   additionalProperties: true,
 } as const
 
+/** Update operators, documented; the service says which are missing or unsupported. */
+const patchBody = {
+  type: 'object',
+  properties: Object.fromEntries(PATCH_OPERATORS.map((operator) => [operator, { type: 'object' }])),
+  additionalProperties: true,
+} as const
+
 function rawQuery(request: FastifyRequest): string {
   const index = request.url.indexOf('?')
   return index === -1 ? '' : request.url.slice(index + 1)
 }
 
+/**
+ * The CRUD parses `_q` without error handling and answers a malformed one with a 500: it is
+ * the caller's mistake, so it gets a 400 naming the parameter before anything is sent.
+ */
+function assertJsonQuery(request: FastifyRequest): void {
+  const query = (request.query as { _q?: string })._q
+  if (query === undefined) return
+  const base64 = CRUD_QUERY_ENCODING_HEADERS.some((name) => request.headers[name] === 'base64')
+  let filter: unknown
+  try {
+    filter = JSON.parse(base64 ? Buffer.from(query, 'base64').toString('utf8') : query)
+  } catch {
+    filter = undefined
+  }
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
+    throw badRequest(base64 ? 'querystring._q must be a base64-encoded JSON object (json-query-params-encoding: base64)' : 'querystring._q must be a JSON object', 'UMS_INVALID_QUERY')
+  }
+}
+
 export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise<void> {
   const proxy = async (request: FastifyRequest, reply: FastifyReply, read: UsersRead) => {
+    assertJsonQuery(request)
     const answer = await readUsers(deps, read, rawQuery(request), request.callContext)
     return reply.code(answer.status).type(answer.contentType).send(answer.body)
   }
 
-  for (const url of ['/users/', '/users']) {
+  // Both spellings answer; the document lists `/users/` only, so each operation appears once.
+  for (const [url, documented] of [['/users/', true], ['/users', false]] as const) {
     app.get(url, {
-      schema: { tags, summary: 'List users (proxy of the CRUD list)', querystring: crudReadQuery, response: { 200: { type: 'array', items: userDocument }, ...errorResponses(400, 500) } },
+      config: operation('retrieving'),
+      schema: {
+        ...(documented ? { operationId: 'listUsers' } : { hide: true }),
+        tags,
+        summary: 'List users (proxy of the CRUD list)',
+        querystring: crudReadQuery,
+        response: { 200: { type: 'array', items: userDocument }, ...errorResponses(400, 500) },
+      },
     }, (request, reply) => proxy(request, reply, { kind: 'list' }))
 
     app.post<{ Body: NewUserBody; Querystring: { postponeAuthUserCreation: boolean; sendResetPwdEmail: boolean } }>(url, {
+      config: operation('creating', [400, 409]),
       schema: {
+        ...(documented ? { operationId: 'createUser' } : { hide: true }),
         tags,
         summary: 'Create a user in the CRUD and in the auth service',
         body: newUserBody,
@@ -72,16 +111,20 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
   }
 
   app.get('/users/count', {
-    schema: { tags, summary: 'Count users (proxy of the CRUD count)', querystring: crudReadQuery, response: { 200: { type: 'integer' }, ...errorResponses(400, 500) } },
+    config: operation('retrieving'),
+    schema: { tags, operationId: 'countUsers', summary: 'Count users (proxy of the CRUD count)', querystring: crudReadQuery, response: { 200: { type: 'integer' }, ...errorResponses(400, 500) } },
   }, (request, reply) => proxy(request, reply, { kind: 'count' }))
 
   app.get<{ Params: { id: string } }>('/users/:id', {
-    schema: { tags, summary: 'One user by CRUD _id (proxy of the CRUD read)', params: idParams, querystring: crudReadQuery, response: { 200: userDocument, ...errorResponses(400, 404, 500) } },
+    config: operation('retrieving'),
+    schema: { tags, operationId: 'getUser', summary: 'One user by CRUD _id (proxy of the CRUD read)', params: idParams, querystring: crudReadQuery, response: { 200: userDocument, ...errorResponses(400, 404, 500) } },
   }, (request, reply) => proxy(request, reply, { kind: 'one', id: request.params.id }))
 
   app.post<{ Body: NewUserBody & { authUserId: string } }>('/users/with-id', {
+    config: operation('creating', [400, 409]),
     schema: {
       tags,
+      operationId: 'createUserWithId',
       summary: 'Create the CRUD user of an existing auth user',
       body: { ...newUserBody, required: ['userGroup', 'authUserId'], properties: { ...newUserBody.properties, authUserId: { type: 'string', minLength: 1 } } },
       response: { 200: createdId, ...errorResponses(400, 409, 500) },
@@ -89,8 +132,10 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
   }, (request) => createUserWithId(deps, request.body, request.callContext))
 
   app.post<{ Body: { _id: string; password?: string }; Querystring: { sendResetPwdEmail: boolean } }>('/users/register', {
+    config: operation('registering', [400, 409]),
     schema: {
       tags,
+      operationId: 'registerUser',
       summary: 'Create the auth user of a CRUD user created with postponeAuthUserCreation',
       body: {
         type: 'object',
@@ -107,25 +152,30 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
   })
 
   app.patch<{ Params: { id: string }; Body: UserPatch }>('/users/:id', {
+    config: operation('updating', [400, 409]),
     schema: {
       tags,
+      operationId: 'updateUser',
       summary: 'Update a user with CRUD update operators ($set, $unset, $push, ...)',
       params: idParams,
-      body: { type: 'object', minProperties: 1, additionalProperties: { type: 'object' } },
+      body: patchBody,
       response: { 200: userDocument, ...errorResponses(400, 404, 409, 500) },
     },
   }, (request) => patchUser(deps, request.params.id, request.body, request.callContext))
 
   app.delete<{ Params: { id: string } }>('/users/:id', {
-    schema: { tags, summary: 'Delete a user from the CRUD and the auth service', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
+    config: operation('deleting', [400]),
+    schema: { tags, operationId: 'deleteUser', summary: 'Delete a user from the CRUD and the auth service', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
   }, async (request, reply) => {
     await deleteUser(deps, request.params.id, request.callContext)
     return reply.code(204).send()
   })
 
   app.post<{ Body: Array<{ filter: Record<string, unknown>; stateTo: CrudState }> }>('/users/state', {
+    config: operation('changing state of', [400]),
     schema: {
       tags,
+      operationId: 'changeUsersState',
       summary: 'Change the state of the users matching each filter',
       body: {
         type: 'array',
@@ -142,7 +192,8 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
   }, (request) => changeUsersState(deps, request.body, request.callContext))
 
   app.post<{ Params: { id: string } }>('/users/:id/soft-delete', {
-    schema: { tags, summary: 'Move a user to DELETED and delete or block its auth user (resumable)', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
+    config: operation('soft deleting', [400]),
+    schema: { tags, operationId: 'softDeleteUser', summary: 'Move a user to DELETED and delete or block its auth user (resumable)', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
   }, async (request, reply) => {
     await softDeleteUser(deps, request.params.id, request.callContext)
     return reply.code(204).send()

@@ -76,7 +76,7 @@ export class GroupSchemaCache {
 
   private async load(userGroup: string, ctx: CallContext): Promise<UserGroup> {
     const document = await this.umsConfig.findOne<GroupDocument>({ userGroup }, ctx)
-    if (!document) throw badRequest(`Unknown userGroup ${userGroup}`)
+    if (!document) throw badRequest(`Unknown userGroup ${userGroup}`, 'UMS_UNKNOWN_GROUP')
     const { validator, properties } = this.compile(document)
     return {
       userGroup,
@@ -105,7 +105,7 @@ export class GroupSchemaCache {
       return { validator: this.ajv.compile(schema), properties }
     } catch (error) {
       // A broken schema in ums-config is a configuration fault, not the caller's.
-      throw new HttpError(500, `Invalid crudSchema of userGroup ${document.userGroup}: ${(error as Error).message}`)
+      throw new HttpError(500, `Invalid crudSchema of userGroup ${document.userGroup}: ${(error as Error).message}`, 'UMS_INVALID_GROUP_SCHEMA')
     }
   }
 }

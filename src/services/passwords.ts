@@ -4,7 +4,7 @@ import type { CallContext } from '../clients/http.js'
 import type { CrudClient } from '../clients/crud.js'
 import { ALL_STATES } from '../clients/crud.js'
 import type { AuthProvider } from '../auth-providers/provider.js'
-import { notFound, userOperationError } from '../errors.js'
+import { notFound } from '../errors.js'
 
 const CLASSES = ['abcdefghijkmnopqrstuvwxyz', 'ABCDEFGHJKLMNPQRSTUVWXYZ', '23456789', '!@#$%^&*-_=+?'] as const
 const ALL = CLASSES.join('')
@@ -32,16 +32,12 @@ export interface ChangePasswordDeps {
  * from the CRUD user, else from the auth profile.
  */
 export async function sendChangePasswordEmail(deps: ChangePasswordDeps, authUserId: string, ctx: CallContext): Promise<void> {
-  try {
-    const user = await deps.crud.users.findOne<{ email?: unknown }>({ authUserId }, ctx, ALL_STATES)
-    let email = typeof user?.email === 'string' && user.email !== '' ? user.email : undefined
-    if (email === undefined) {
-      const [profile] = await deps.auth.listUsersByIds([authUserId], ctx)
-      email = typeof profile?.email === 'string' ? profile.email : undefined
-    }
-    if (email === undefined) throw notFound(`User with authUserId ${authUserId} not found`)
-    await deps.auth.sendChangePasswordEmail(email, ctx)
-  } catch (error) {
-    throw userOperationError(error, 'sending the change-password email to', [400, 404, 429])
+  const user = await deps.crud.users.findOne<{ email?: unknown }>({ authUserId }, ctx, ALL_STATES)
+  let email = typeof user?.email === 'string' && user.email !== '' ? user.email : undefined
+  if (email === undefined) {
+    const [profile] = await deps.auth.listUsersByIds([authUserId], ctx)
+    email = typeof profile?.email === 'string' ? profile.email : undefined
   }
+  if (email === undefined) throw notFound(`User with authUserId ${authUserId} not found`, 'UMS_USER_NOT_FOUND')
+  await deps.auth.sendChangePasswordEmail(email, ctx)
 }

@@ -4,12 +4,18 @@ import type { FastifyBaseLogger } from 'fastify'
 
 export class Rollback {
   private readonly undos: Array<{ step: string; run: () => Promise<unknown> }> = []
+  /**
+   * Ids logged with a failed undo (the CRUD `userId`, the `authUserId`). Each is set as soon as
+   * its step has written it, so a failed undo of that very step still names it.
+   */
+  readonly ids: Record<string, string | undefined>
 
   constructor(
     private readonly log: FastifyBaseLogger,
-    /** Ids logged with a failed undo (e.g. the CRUD `_id` and the `authUserId`). */
-    private readonly ids: () => Record<string, string | undefined>,
-  ) {}
+    ids: Record<string, string | undefined> = {},
+  ) {
+    this.ids = { ...ids }
+  }
 
   add(step: string, run: () => Promise<unknown>): void {
     this.undos.push({ step, run })
@@ -20,7 +26,7 @@ export class Rollback {
       try {
         await undo.run()
       } catch (error) {
-        this.log.error({ err: error, undoStep: undo.step, ...this.ids() }, 'rollback step failed: manual cleanup needed')
+        this.log.error({ err: error, undoStep: undo.step, ...this.ids }, 'rollback step failed: manual cleanup needed')
       }
     }
   }

@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 import type { CallContext } from '../clients/http.js'
 import type { CrudClient, CrudDocument } from '../clients/crud.js'
 import type { AuthProvider } from '../auth-providers/provider.js'
-import { unauthorized, userOperationError } from '../errors.js'
+import { HttpError } from '../errors.js'
 
 export const NOT_LOGGED_MESSAGE = 'Missing authUserId, user not logged'
 const PERMISSIONS_PROPERTY = 'permissions'
@@ -39,24 +39,22 @@ async function permissionsOf(deps: UserinfoDeps, roles: unknown, ctx: CallContex
   return [...permissions]
 }
 
+const notLogged = () => new HttpError(401, NOT_LOGGED_MESSAGE, 'UMS_NOT_AUTHENTICATED')
+
 export async function getUserinfo(deps: UserinfoDeps, ctx: CallContext): Promise<Record<string, unknown>> {
   const { config } = deps
-  try {
-    const profile = await deps.auth.userinfo(ctx)
-    const authUserId = profile[config.customUserIdKey]
-    if (typeof authUserId !== 'string' || authUserId === '') throw unauthorized(NOT_LOGGED_MESSAGE)
-    const user = await deps.crud.users.findOne({ authUserId }, ctx)
-    if (!user) throw unauthorized(NOT_LOGGED_MESSAGE)
+  const profile = await deps.auth.userinfo(ctx)
+  const authUserId = profile[config.customUserIdKey]
+  if (typeof authUserId !== 'string' || authUserId === '') throw notLogged()
+  const user = await deps.crud.users.findOne({ authUserId }, ctx)
+  if (!user) throw notLogged()
 
-    const wanted = config.userinfoAdditionalProperties
-    // The CRUD holds the user's data, the auth service only credentials: on a shared key (e.g. the
-    // OIDC `name` claim) the CRUD value is the one the caller asked for.
-    const result: Record<string, unknown> = { ...profile, ...pickCrudProperties(user, wanted) }
-    if (config.endpoints.roles !== undefined && wanted?.includes(PERMISSIONS_PROPERTY)) {
-      result.permissions = await permissionsOf(deps, user.roles, ctx)
-    }
-    return result
-  } catch (error) {
-    throw userOperationError(error, 'retrieving logged', [401, 403, 429])
+  const wanted = config.userinfoAdditionalProperties
+  // The CRUD holds the user's data, the auth service only credentials: on a shared key (e.g. the
+  // OIDC `name` claim) the CRUD value is the one the caller asked for.
+  const result: Record<string, unknown> = { ...profile, ...pickCrudProperties(user, wanted) }
+  if (config.endpoints.roles !== undefined && wanted?.includes(PERMISSIONS_PROPERTY)) {
+    result.permissions = await permissionsOf(deps, user.roles, ctx)
   }
+  return result
 }

@@ -49,6 +49,7 @@ describe('POST /oauth/token', () => {
       statusCode: 403,
       error: 'Forbidden',
       message: 'Error while logging in user: AUTH POST /oauth/token responded with a 403 status code',
+      code: 'UMS_FORBIDDEN',
     })
   })
 
@@ -82,7 +83,7 @@ describe('POST /oauth/token', () => {
     stack.current.auth0.injectFault({ method: 'POST', path: '/oauth/token', ...fault })
     const answer = await stack.call('POST', '/oauth/token', { json: { username: 'a', password: 'b' } })
     expect(answer.status).toBe(500)
-    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while logging in user: AUTH POST /oauth/token ${suffix}` })
+    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while logging in user: AUTH POST /oauth/token ${suffix}`, code: 'UMS_UPSTREAM_FAILED' })
   })
 })
 
@@ -159,7 +160,7 @@ describe('GET /userinfo with USERINFO_ADDITIONAL_PROPERTIES unset', () => {
     const login = await stack.call('POST', '/oauth/token', { json: { username: 'ghost', password: PASSWORD } })
     const answer = await stack.call('GET', '/userinfo', { headers: { authorization: `Bearer ${login.body.accessToken}` } })
     expect(answer.status).toBe(401)
-    expect(answer.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing authUserId, user not logged' })
+    expect(answer.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing authUserId, user not logged', code: 'UMS_NOT_AUTHENTICATED' })
   })
 
   it('relays 401 without credentials', async () => {

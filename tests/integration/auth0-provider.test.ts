@@ -481,6 +481,17 @@ describe('listUsersByEmails', () => {
   })
 })
 
+describe('listUsersByUsernames', () => {
+  it('looks usernames up with _q {"username":{"$in":[…]}}, missing ones absent', async () => {
+    const taken = emulator.seedUser({ email: 'taken@example.com', username: 'taken', password: PASSWORD })
+    const users = await provider.listUsersByUsernames(['taken', 'free'], context())
+    expect(users.map((user) => user.user_id)).toEqual([taken.user_id])
+    const query = new URLSearchParams(only('GET', '/users').rawQuery)
+    expect(JSON.parse(query.get('_q') ?? 'null')).toEqual({ username: { $in: ['taken', 'free'] } })
+    expect(query.get('_l')).toBe('2')
+  })
+})
+
 describe('sendChangePasswordEmail', () => {
   it('posts {email, connection} as JSON and the email lands in the outbox', async () => {
     seed(1)
@@ -777,6 +788,7 @@ const CALLS: Array<{ name: string; method: string; path: string | RegExp; route:
   { name: 'deleteUser', method: 'DELETE', path: /^\/users\//, route: '/users/:userID', invoke: (p, c) => p.deleteUser(USER_ID, c) },
   { name: 'listUsersByIds', method: 'GET', path: '/users', route: '/users', invoke: (p, c) => p.listUsersByIds([USER_ID], c) },
   { name: 'listUsersByEmails', method: 'GET', path: '/users', route: '/users', invoke: (p, c) => p.listUsersByEmails(['a@example.com'], c) },
+  { name: 'listUsersByUsernames', method: 'GET', path: '/users', route: '/users', invoke: (p, c) => p.listUsersByUsernames(['a'], c) },
   { name: 'sendChangePasswordEmail', method: 'POST', path: '/change-password', route: '/change-password', invoke: (p, c) => p.sendChangePasswordEmail('a@example.com', c) },
   { name: 'startImport', method: 'POST', path: '/users/import', route: '/users/import', invoke: (p, c) => p.startImport({ users: [fileUser(1)], upsert: true, externalId: 'x' }, c) },
   { name: 'getImportJob', method: 'GET', path: /^\/users\/import\/status\/[^/]+$/, route: '/users/import/status/:jobID', invoke: (p, c) => p.getImportJob(JOB_ID, c) },

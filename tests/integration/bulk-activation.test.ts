@@ -340,7 +340,7 @@ describe.each(JOB_STORES)('bulk activation (%s job store)', (jobStore) => {
   it('answers 404 for an unknown job and for a change-password job id', async () => {
     const unknown = await stack.call('GET', '/jobs/bulk-activation/c735cf45-536b-45ce-8ef1-d0066515c185')
     expect(unknown.status).toBe(404)
-    expect(unknown.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Job c735cf45-536b-45ce-8ef1-d0066515c185 not found' })
+    expect(unknown.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Job c735cf45-536b-45ce-8ef1-d0066515c185 not found', code: 'UMS_JOB_NOT_FOUND' })
 
     const other = await stack.call('POST', '/jobs/change-password/bulk', { json: { authUsersIds: ['auth0|000000000000000000000001'] } })
     expect(other.status).toBe(202)

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { createServer, type Server } from 'node:net'
 import pino from 'pino'
 import { PeerClient, type CallContext } from '../../src/clients/http.js'
-import { UpstreamError, userOperationError, HttpError } from '../../src/errors.js'
+import { UpstreamError, upstreamFailure, HttpError } from '../../src/errors.js'
 
 const ctx: CallContext = { forwarded: { 'x-request-id': 'r-1', miauserid: 'u1' }, incoming: {}, log: pino({ level: 'silent' }) }
 
@@ -96,30 +96,33 @@ describe('PeerClient', () => {
   })
 })
 
-describe('userOperationError', () => {
+describe('upstreamFailure', () => {
   const upstream = (status?: number) => new UpstreamError('CRUD', 'PATCH', '/users/:id', status, status === undefined ? 'connection refused' : undefined)
 
   it('builds the documented 500 body', () => {
-    const error = userOperationError(upstream(404), 'deleting')
+    const error = upstreamFailure(upstream(404), { action: 'deleting', passThrough: [] })
     expect(error.toBody()).toEqual({
       statusCode: 500,
       error: 'Internal Server Error',
       message: 'Error while deleting user: CRUD PATCH /users/:id responded with a 404 status code',
+      code: 'UMS_UPSTREAM_FAILED',
     })
   })
 
-  it('keeps a client-visible status when the call site says so', () => {
-    expect(userOperationError(upstream(409), 'creating', [409]).statusCode).toBe(409)
-    expect(userOperationError(upstream(409), 'creating').statusCode).toBe(500)
+  it('keeps a client-visible status when the route says so', () => {
+    expect(upstreamFailure(upstream(409), { action: 'creating', passThrough: [409] }).toBody()).toMatchObject({ statusCode: 409, code: 'UMS_DUPLICATE_USER' })
+    expect(upstreamFailure(upstream(409), { action: 'creating', passThrough: [] }).statusCode).toBe(500)
   })
 
   it('says failed for transport errors', () => {
-    expect(userOperationError(upstream(), 'creating').message).toBe('Error while creating user: CRUD PATCH /users/:id failed: connection refused')
+    expect(upstreamFailure(upstream(), { action: 'creating', passThrough: [400] }).message).toBe('Error while creating user: CRUD PATCH /users/:id failed: connection refused')
   })
 
-  it('passes HttpErrors and rethrows the unexpected', () => {
-    const http = new HttpError(400, 'bad')
-    expect(userOperationError(http, 'creating')).toBe(http)
-    expect(() => userOperationError(new TypeError('boom'), 'creating')).toThrow(TypeError)
+  it('names only the call outside a user operation', () => {
+    expect(upstreamFailure(upstream(503), undefined).message).toBe('CRUD PATCH /users/:id responded with a 503 status code')
+  })
+
+  it('HttpErrors carry their code', () => {
+    expect(new HttpError(400, 'bad', 'UMS_INVALID_UPDATE').toBody()).toEqual({ statusCode: 400, error: 'Bad Request', message: 'bad', code: 'UMS_INVALID_UPDATE' })
   })
 })

@@ -55,26 +55,50 @@ describe('status routes', () => {
     expect(typeof line?.time).toBe('number')
   })
 
-  it('answers unknown routes with the Fastify 404 body', async () => {
+  it('answers unknown routes with the Fastify 404 body and its code', async () => {
     const answer = await stack.call('GET', '/nope')
     expect(answer.status).toBe(404)
-    expect(answer.text).toBe('{"message":"Route GET:/nope not found","error":"Not Found","statusCode":404}')
+    expect(answer.text).toBe('{"message":"Route GET:/nope not found","error":"Not Found","statusCode":404,"code":"FST_ERR_NOT_FOUND"}')
   })
 })
 
 describe('OpenAPI document', () => {
   const stack = useStack()
 
-  it('is OpenAPI 3.0.3 with info from package.json, every route and no status routes', async () => {
+  it('is OpenAPI 3.0.3 with info from package.json and every route, status routes included', async () => {
     const answer = await stack.call('GET', '/documentation/json')
     expect(answer.status).toBe(200)
     expect(answer.body.openapi).toBe('3.0.3')
     expect(answer.body.info).toMatchObject({ title: 'ums', version: '0.1.0' })
     const paths = Object.keys(answer.body.paths)
-    for (const path of ['/oauth/token', '/refreshtoken', '/userinfo', '/users/change-password']) expect(paths).toContain(path)
-    expect(paths.some((path) => path.startsWith('/-/'))).toBe(false)
+    for (const path of ['/oauth/token', '/refreshtoken', '/userinfo', '/users/change-password', '/-/healthz', '/-/ready', '/-/check-up']) expect(paths).toContain(path)
     expect(paths.some((path) => path.startsWith('/documentation'))).toBe(false)
     expect(answer.body.paths['/oauth/token'].post.requestBody.content['application/json'].schema.required).toEqual(['username', 'password'])
+    expect(answer.body.paths['/-/ready'].get.responses).toHaveProperty('503')
+  })
+
+  it('lists /users/ once, not also /users (both still answer)', async () => {
+    const answer = await stack.call('GET', '/documentation/json')
+    const paths = Object.keys(answer.body.paths)
+    expect(paths).toContain('/users/')
+    expect(paths).not.toContain('/users')
+    expect(Object.keys(answer.body.paths['/users/']).sort()).toEqual(['get', 'post'])
+    expect((await stack.call('GET', '/users')).status).toBe(200)
+  })
+
+  it('gives every operation a unique operationId', async () => {
+    const answer = await stack.call('GET', '/documentation/json')
+    const operations = Object.entries(answer.body.paths as Record<string, Record<string, { operationId?: string }>>).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ at: `${method.toUpperCase()} ${path}`, id: operation.operationId })),
+    )
+    expect(operations.length).toBeGreaterThanOrEqual(20)
+    expect(operations.filter((operation) => typeof operation.id !== 'string' || operation.id === '')).toEqual([])
+    expect(new Set(operations.map((operation) => operation.id)).size).toBe(operations.length)
+  })
+
+  it('documents the error body with its code', async () => {
+    const answer = await stack.call('GET', '/documentation/json')
+    expect(answer.body.components.schemas.ErrorBody.required).toEqual(['statusCode', 'error', 'message', 'code'])
   })
 
   it('is also served as YAML', async () => {

@@ -48,6 +48,7 @@ describe('POST /users/ with a failing step', () => {
       statusCode: 500,
       error: 'Internal Server Error',
       message: `Error while creating user: ${step.call} ${suffix}`,
+      code: 'UMS_UPSTREAM_FAILED',
     })
     expectNothingLeft(stack.current)
     // The fault hit a real step: the CRUD insert happened and was undone.
@@ -110,6 +111,7 @@ describe.each([
       statusCode: 500,
       error: 'Internal Server Error',
       message: `Error while creating user: ${call} failed: connection refused`,
+      code: 'UMS_UPSTREAM_FAILED',
     })
     expect(stack.current.crud.requestsTo('POST', '/users/')).toHaveLength(1)
     expectNothingLeft(stack.current)
@@ -155,6 +157,38 @@ describe('POST /users/ with an undo failing too', () => {
     expect(others).toEqual([])
     expect(record).toMatchObject({ level: 50, undoStep: 'delete the auth user', userId, authUserId: orphan!.user_id })
     expect(logs.lines.join('\n')).not.toContain('Given-Pass1')
+  })
+
+  it('logs the auth user id too when storing it on the CRUD user is what failed', async () => {
+    logs.lines.length = 0
+    stack.current.crud.injectFault({ method: 'PATCH', path: USER_BY_ID, match: setting('authUserId'), status: 500 })
+    stack.current.auth0.injectFault({ method: 'DELETE', path: /^\/users\//, status: 500 })
+    const answer = await stack.call('POST', '/users/', { json: MARIO })
+    expect(answer.status).toBe(500)
+    expect(answer.body.message).toBe('Error while creating user: CRUD PATCH /users/:id responded with a 500 status code')
+
+    const [orphan] = stack.current.auth0.listUsers()
+    expect(orphan).toBeDefined()
+    const userId = decodeURIComponent(stack.current.crud.requestsTo('DELETE', USER_BY_ID)[0]!.path.split('/').pop()!)
+    const [record, ...others] = rollbackErrors()
+    expect(others).toEqual([])
+    expect(record).toMatchObject({ level: 50, undoStep: 'delete the auth user', userId, authUserId: orphan!.user_id })
+  })
+
+  it('logs both ids when the undo of a registration fails', async () => {
+    const created = await stack.call('POST', '/users/?postponeAuthUserCreation=true', { json: MARIO })
+    expect(created.status).toBe(200)
+    logs.lines.length = 0
+    stack.current.crud.injectFault({ method: 'PATCH', path: USER_BY_ID, match: setting('authUserId'), status: 500 })
+    stack.current.auth0.injectFault({ method: 'DELETE', path: /^\/users\//, status: 500 })
+    const answer = await stack.call('POST', '/users/register', { json: { _id: created.body._id } })
+    expect(answer.status).toBe(500)
+
+    const [orphan] = stack.current.auth0.listUsers()
+    expect(orphan).toBeDefined()
+    const [record, ...others] = rollbackErrors()
+    expect(others).toEqual([])
+    expect(record).toMatchObject({ level: 50, undoStep: 'delete the auth user', userId: created.body._id, authUserId: orphan!.user_id })
   })
 
   it('logs a failed CRUD delete with the user id', async () => {

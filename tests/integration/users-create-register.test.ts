@@ -95,7 +95,7 @@ describe('POST /users/register', () => {
   it('answers 404 for an unknown _id', async () => {
     const answer = await stack.call('POST', '/users/register', { json: { _id: '0123456789abcdef01234567' } })
     expect(answer.status).toBe(404)
-    expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'User 0123456789abcdef01234567 not found' })
+    expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'User 0123456789abcdef01234567 not found', code: 'UMS_USER_NOT_FOUND' })
     expect(stack.current.auth0.requests).toHaveLength(0)
   })
 
@@ -106,7 +106,7 @@ describe('POST /users/register', () => {
     stack.current.rond.clearRequests()
     const answer = await stack.call('POST', '/users/register', { json: { _id: created.body._id } })
     expect(answer.status).toBe(409)
-    expect(answer.body).toEqual({ statusCode: 409, error: 'Conflict', message: `User ${created.body._id} is already registered` })
+    expect(answer.body).toEqual({ statusCode: 409, error: 'Conflict', message: `User ${created.body._id} is already registered`, code: 'UMS_ALREADY_REGISTERED' })
     expect(stack.current.auth0.requests).toHaveLength(0)
     expect(stack.current.rond.requests).toHaveLength(0)
     expect(stack.current.auth0.listUsers()).toHaveLength(1)
@@ -118,9 +118,33 @@ describe('POST /users/register', () => {
     const [id] = stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'guests', email: 'guest@example.com', username: 'guest' }])
     const answer = await stack.call('POST', '/users/register', { json: { _id: id } })
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Auth user creation is disabled for userGroup guests' })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Auth user creation is disabled for userGroup guests', code: 'UMS_AUTH_CREATION_DISABLED' })
     expect(stack.current.auth0.requests).toHaveLength(0)
     expect(userById(stack.current, id!)).not.toHaveProperty('authUserId')
+  })
+
+  it('answers 400 naming the username the auth connection requires, leaving the user unregistered', async () => {
+    const { username: _username, ...withoutUsername } = ANNA
+    const id = await createPostponed(stack.call, withoutUsername)
+    const answer = await stack.call('POST', '/users/register', { json: { _id: id } })
+    expect(answer.status).toBe(400)
+    expect(answer.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Error while registering user: AUTH POST /users responded with a 400 status code: username is required by the auth connection',
+      code: 'UMS_PEER_REFUSED',
+    })
+    expect(userById(stack.current, id)).not.toHaveProperty('authUserId')
+    expect(stack.current.auth0.listUsers()).toEqual([])
+  })
+
+  it('answers 409 naming the email another auth user holds', async () => {
+    stack.current.auth0.seedUser({ email: ANNA.email, username: 'someone.else', password: 'Old-Pass1' })
+    const id = await createPostponed(stack.call)
+    const answer = await stack.call('POST', '/users/register', { json: { _id: id } })
+    expect(answer.status).toBe(409)
+    expect(answer.body).toMatchObject({ message: 'Error while registering user: AUTH POST /users responded with a 409 status code: email already exists', code: 'UMS_DUPLICATE_USER' })
+    expect(userById(stack.current, id)).not.toHaveProperty('authUserId')
   })
 
   it.each([
@@ -158,7 +182,7 @@ describe('POST /users/register', () => {
       stack.current[step.peer].injectFault({ ...step.rule, ...rule })
       const answer = await stack.call('POST', '/users/register', { json: { _id: id } })
       expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while registering user: ${step.call} ${suffix}` })
+      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while registering user: ${step.call} ${suffix}`, code: 'UMS_UPSTREAM_FAILED' })
       expect(stack.current.auth0.listUsers()).toEqual([])
       const after = userById(stack.current, id)
       expect(after).toBeDefined()

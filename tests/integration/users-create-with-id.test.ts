@@ -92,7 +92,7 @@ describe('POST /users/with-id', () => {
   it('answers 400 when the auth user does not exist, writing nothing', async () => {
     const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, authUserId: 'auth0|000000000000000000000000', expirationDate: inOneHour() } })
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'User auth0|000000000000000000000000 does not exist in the auth service' })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'User auth0|000000000000000000000000 does not exist in the auth service', code: 'UMS_AUTH_USER_NOT_FOUND' })
     expect(stack.current.crud.requestsTo('POST', '/users/')).toHaveLength(0)
     expect(stack.current.rond.requests).toHaveLength(0)
     expect(stack.current.timer.requests).toHaveLength(0)
@@ -106,7 +106,7 @@ describe('POST /users/with-id', () => {
     ])
     const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, authUserId: seeded.user_id, expirationDate: inOneHour() } })
     expect(answer.status).toBe(409)
-    expect(answer.body).toEqual({ statusCode: 409, error: 'Conflict', message: `A user with authUserId ${seeded.user_id} already exists` })
+    expect(answer.body).toEqual({ statusCode: 409, error: 'Conflict', message: `A user with authUserId ${seeded.user_id} already exists`, code: 'UMS_DUPLICATE_USER' })
     expect(stack.current.crud.documents(USERS_ENDPOINT).map((user) => user._id)).toEqual([existingId])
     expect(stack.current.rond.requests).toHaveLength(0)
     expect(stack.current.timer.requests).toHaveLength(0)
@@ -116,7 +116,7 @@ describe('POST /users/with-id', () => {
     const seeded = seedAuthUser(stack.current)
     const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, authUserId: seeded.user_id, [field]: 'x' } })
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: `${field} cannot be set` })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: `${field} cannot be set`, code: 'UMS_READ_ONLY_FIELD' })
     expectNoUserLeft(stack.current)
     expectAuthUserUntouched(stack.current, seeded)
   })
@@ -125,13 +125,13 @@ describe('POST /users/with-id', () => {
     ['a missing authUserId', { authUserId: undefined }, "body must have required property 'authUserId'", 'FST_ERR_VALIDATION'],
     ['an empty authUserId', { authUserId: '' }, 'body.authUserId must NOT have fewer than 1 characters', 'FST_ERR_VALIDATION'],
     ['a missing userGroup', { userGroup: undefined }, "body must have required property 'userGroup'", 'FST_ERR_VALIDATION'],
-    ['an unknown userGroup', { userGroup: 'ghost' }, 'Unknown userGroup ghost', undefined],
-    ['a group schema violation', { surname: undefined }, "body must have required property 'surname'", undefined],
+    ['an unknown userGroup', { userGroup: 'ghost' }, 'Unknown userGroup ghost', 'UMS_UNKNOWN_GROUP'],
+    ['a group schema violation', { surname: undefined }, "body must have required property 'surname'", 'UMS_GROUP_SCHEMA_MISMATCH'],
   ])('answers 400 for %s', async (_case, override, message, code) => {
     const seeded = seedAuthUser(stack.current)
     const answer = await stack.call('POST', '/users/with-id', { json: { authUserId: seeded.user_id, ...LUIGI, ...override } })
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message, ...(code ? { code } : {}) })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message, code })
     expectNoUserLeft(stack.current)
     expectAuthUserUntouched(stack.current, seeded)
   })
@@ -151,7 +151,7 @@ describe('POST /users/with-id', () => {
       stack.current[step.peer].injectFault({ ...step.rule, ...rule })
       const answer = await stack.call('POST', '/users/with-id', { json: { ...LUIGI, authUserId: seeded.user_id, expirationDate: inOneHour() } })
       expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while creating user: ${step.call} ${suffix}` })
+      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while creating user: ${step.call} ${suffix}`, code: 'UMS_UPSTREAM_FAILED' })
       expectNoUserLeft(stack.current)
       expectAuthUserUntouched(stack.current, seeded)
     },

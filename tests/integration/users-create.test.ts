@@ -238,7 +238,7 @@ describe('POST /users/ creating the CRUD user and the auth user', () => {
     it('for an unknown userGroup', async () => {
       const answer = await stack.call('POST', '/users/', { json: { ...withEverything, userGroup: 'ghost' } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup ghost' })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup ghost', code: 'UMS_UNKNOWN_GROUP' })
       expectNothingWritten(stack.current)
     })
 
@@ -251,14 +251,14 @@ describe('POST /users/ creating the CRUD user and the auth user', () => {
     ])('for %s in the group schema', async (_case, override, message) => {
       const answer = await stack.call('POST', '/users/', { json: { ...withEverything, ...override } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message, code: 'UMS_GROUP_SCHEMA_MISMATCH' })
       expectNothingWritten(stack.current)
     })
 
     it.each(['expirationId', 'authUserId', '_id', '__STATE__'])('for %s in the body', async (field) => {
       const answer = await stack.call('POST', '/users/', { json: { ...withEverything, [field]: 'x-1' } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: `${field} cannot be set` })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: `${field} cannot be set`, code: 'UMS_READ_ONLY_FIELD' })
       expectNothingWritten(stack.current)
     })
 
@@ -304,15 +304,17 @@ describe('POST /users/ creating the CRUD user and the auth user', () => {
   })
 
   describe('answers 409 for a duplicate', () => {
-    it('email already in the CRUD (unique index), creating no auth user', async () => {
+    it('email already in the CRUD (unique index), naming the field, creating no auth user', async () => {
       const [existingId] = stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Old', surname: 'Mario', email: 'mario.rossi@example.com' }])
       const answer = await stack.call('POST', '/users/', { json: { ...MARIO, expirationDate: inOneHour() } })
       expect(answer.status).toBe(409)
       expect(answer.body).toEqual({
         statusCode: 409,
         error: 'Conflict',
-        message: 'Error while creating user: CRUD POST /users/ responded with a 409 status code',
+        message: 'Error while creating user: CRUD POST /users/ responded with a 409 status code: email already exists',
+        code: 'UMS_DUPLICATE_USER',
       })
+      expect(answer.text).not.toContain('mario.rossi@example.com')
       expect(users(stack.current).map((user) => user._id)).toEqual([existingId])
       expect(stack.current.auth0.requests).toHaveLength(0)
       expect(stack.current.rond.requests).toHaveLength(0)
@@ -323,7 +325,7 @@ describe('POST /users/ creating the CRUD user and the auth user', () => {
     it.each([
       ['email', { email: 'mario.rossi@example.com', username: 'someone.else' }],
       ['username', { email: 'someone.else@example.com', username: 'mario.rossi' }],
-    ])('%s already in the auth service, removing the CRUD user again', async (_case, taken) => {
+    ])('%s already in the auth service, naming it, removing the CRUD user again', async (field, taken) => {
       const existing = stack.current.auth0.seedUser({ ...taken, password: 'Old-Pass1' })
       const [existingId] = stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Old', surname: 'User', authUserId: existing.user_id }])
       const answer = await stack.call('POST', '/users/', { json: { ...MARIO, expirationDate: inOneHour() } })
@@ -331,14 +333,54 @@ describe('POST /users/ creating the CRUD user and the auth user', () => {
       expect(answer.body).toEqual({
         statusCode: 409,
         error: 'Conflict',
-        message: 'Error while creating user: AUTH POST /users responded with a 409 status code',
+        message: `Error while creating user: AUTH POST /users responded with a 409 status code: ${field} already exists`,
+        code: 'UMS_DUPLICATE_USER',
       })
+      expect(answer.text).not.toContain('mario.rossi')
       expect(users(stack.current).map((user) => user._id)).toEqual([existingId])
       expect(stack.current.auth0.listUsers().map((user) => user.user_id)).toEqual([existing.user_id])
       expect(stack.current.auth0.requestsTo('DELETE', /^\/users\//)).toHaveLength(0)
       expect(stack.current.auth0.outbox).toEqual([])
       expect(stack.current.rond.bindings()).toEqual([])
       expect(stack.current.timer.expirations()).toEqual([])
+      expectConsistent(stack.current)
+    })
+
+    it('username already in the CRUD (unique index), naming the field', async () => {
+      stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Old', surname: 'Mario', username: 'mario.rossi' }])
+      const answer = await stack.call('POST', '/users/', { json: MARIO })
+      expect(answer.status).toBe(409)
+      expect(answer.body).toMatchObject({ message: 'Error while creating user: CRUD POST /users/ responded with a 409 status code: username already exists', code: 'UMS_DUPLICATE_USER' })
+      expect(stack.current.auth0.requests).toHaveLength(0)
+    })
+  })
+
+  describe('answers 400 saying which field a peer refused', () => {
+    it('a field the CRUD collection does not declare, creating no auth user', async () => {
+      const answer = await stack.call('POST', '/users/', { json: { ...MARIO, nickname: 'Super Mario' } })
+      expect(answer.status).toBe(400)
+      expect(answer.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Error while creating user: CRUD POST /users/ responded with a 400 status code: nickname is not a field of the collection',
+        code: 'UMS_PEER_REFUSED',
+      })
+      expect(users(stack.current)).toEqual([])
+      expect(stack.current.auth0.requests).toHaveLength(0)
+    })
+
+    it('a username the auth connection requires, removing the CRUD user again', async () => {
+      const { username: _username, ...withoutUsername } = MARIO
+      const answer = await stack.call('POST', '/users/', { json: withoutUsername })
+      expect(answer.status).toBe(400)
+      expect(answer.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Error while creating user: AUTH POST /users responded with a 400 status code: username is required by the auth connection',
+        code: 'UMS_PEER_REFUSED',
+      })
+      expect(users(stack.current)).toEqual([])
+      expect(stack.current.auth0.listUsers()).toEqual([])
       expectConsistent(stack.current)
     })
   })

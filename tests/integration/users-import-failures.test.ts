@@ -84,7 +84,7 @@ describe('PATCH /users/import: batches and limits', () => {
     for (const fieldsFirst of [false, true]) {
       const answer = await upload(big, { fields: { delimiter: ',' }, fieldsFirst })
       expect(answer.status).toBe(413)
-      expect(answer.body).toEqual({ statusCode: 413, error: 'Payload Too Large', message: 'The file is larger than USER_IMPORT_MAX_FILE_SIZE (2048 bytes)' })
+      expect(answer.body).toEqual({ statusCode: 413, error: 'Payload Too Large', message: 'The file is larger than USER_IMPORT_MAX_FILE_SIZE (2048 bytes)', code: 'UMS_FILE_TOO_LARGE' })
     }
     expect(stack.current.crud.requests.filter((call) => call.path.startsWith(USERS_ENDPOINT))).toEqual([])
 
@@ -132,7 +132,7 @@ describe('PATCH /users/import with a failing peer step', () => {
     ])
     const answer = await uploadCsv(stack.current.url, csv)
     expect(answer.status).toBe(500)
-    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while importing user: ${step.call} ${suffix}` })
+    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while importing user: ${step.call} ${suffix}`, code: 'UMS_UPSTREAM_FAILED' })
     expectExpiriesConsistent(stack.current)
     expect(stack.current.crud.documents(USERS_ENDPOINT).filter((user) => user.name === 'Expiring' && user.expirationId === undefined)).toEqual([])
   })

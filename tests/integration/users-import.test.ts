@@ -167,7 +167,7 @@ describe('PATCH /users/import', () => {
   it('answers 400 when the header has no userGroup column, writing nothing', async () => {
     const answer = await upload(csvOf([['name', 'surname'], ['A', 'B']]))
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'The CSV header has no userGroup column' })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'The CSV header has no userGroup column', code: 'UMS_INVALID_CSV' })
     expect((await upload('')).status).toBe(400)
     // A file whose delimiter is not the one given has a single column named after the whole header.
     expect((await upload(csvOf([['userGroup', 'name'], ['customer', 'A']], ';'))).status).toBe(400)
@@ -185,7 +185,7 @@ describe('PATCH /users/import', () => {
     const csv = csvOf([['userGroup', 'name', 'surname'], ['customer', 'A', 'B']])
     const noFile = await upload(csv, { fileField: null, fields: { delimiter: ';' } })
     expect(noFile.status).toBe(400)
-    expect(noFile.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'file is required: send the CSV as a multipart file part named file' })
+    expect(noFile.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'file is required: send the CSV as a multipart file part named file', code: 'UMS_MISSING_FILE' })
     expect((await upload(csv, { fileField: 'csv' })).status).toBe(400)
 
     const encoding = await upload(csv, { fields: { encoding: 'klingon' } })
@@ -194,6 +194,16 @@ describe('PATCH /users/import', () => {
     const delimiter = await upload(csv, { fields: { delimiter: ';;' } })
     expect(delimiter.status).toBe(400)
     expect(delimiter.body.message).toBe('delimiter must be one character other than a double quote or a line break')
+    const empty = await upload(csv, { fields: { delimiter: '' } })
+    expect(empty.status).toBe(400)
+    expect(empty.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'delimiter is empty: send one character other than a double quote or a line break',
+      code: 'UMS_INVALID_IMPORT_OPTION',
+    })
+    const emptyEscape = await upload(csv, { fields: { escape: '' } })
+    expect(emptyEscape.body).toMatchObject({ message: 'escape is empty: send one character (not the delimiter nor a line break) or null', code: 'UMS_INVALID_IMPORT_OPTION' })
     expect((await upload(csv, { fields: { escape: 'xx' } })).status).toBe(400)
     expect(users()).toEqual([])
   })

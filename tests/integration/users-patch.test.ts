@@ -66,7 +66,7 @@ describe('PATCH /users/:id', () => {
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: patch })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message, code: 'UMS_GROUP_SCHEMA_MISMATCH' })
       expect(snapshot(stack.current, user)).toEqual(before)
       expect(stack.current.crud.requestsTo('PATCH', /^\/users\//)).toHaveLength(0)
     })
@@ -378,7 +378,7 @@ describe('PATCH /users/:id', () => {
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { userGroup: 'partner' } } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'body.age must be >= 18' })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'body.age must be >= 18', code: 'UMS_GROUP_SCHEMA_MISMATCH' })
       expect(snapshot(stack.current, user)).toEqual(before)
     })
 
@@ -397,7 +397,7 @@ describe('PATCH /users/:id', () => {
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { userGroup: 'nope' } } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup nope' })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup nope', code: 'UMS_UNKNOWN_GROUP' })
       expect(snapshot(stack.current, user)).toEqual(before)
     })
   })
@@ -425,32 +425,35 @@ describe('PATCH /users/:id', () => {
     it('unknown id → 404 with the standard body', async () => {
       const answer = await stack.call('PATCH', '/users/0123456789abcdef01234567', { json: { $set: { name: 'X' } } })
       expect(answer.status).toBe(404)
-      expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'User 0123456789abcdef01234567 not found' })
+      expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'User 0123456789abcdef01234567 not found', code: 'UMS_USER_NOT_FOUND' })
       expect(stack.current.crud.requestsTo('PATCH', /^\/users\//)).toHaveLength(0)
     })
 
     it.each([
-      ['authUserId', { $set: { authUserId: 'auth0|other' } }, 'authUserId cannot be modified'],
-      ['dotted authUserId', { $set: { 'authUserId.x': 1 } }, 'authUserId cannot be modified'],
-      ['expirationId', { $set: { expirationId: 'x' } }, 'expirationId cannot be modified'],
-      ['$unset expirationId', { $unset: { expirationId: true } }, 'expirationId cannot be modified'],
-      ['_id', { $set: { _id: '0123456789abcdef01234567' } }, '_id cannot be modified'],
-      ['__STATE__', { $set: { __STATE__: 'TRASH' } }, '__STATE__ cannot be modified'],
-      ['$unset __STATE__', { $unset: { __STATE__: true } }, '__STATE__ cannot be modified'],
-      ['$inc on a dotted forbidden path', { $inc: { 'expirationId.n': 1 } }, 'expirationId cannot be modified'],
-      ['$push authUserId', { $push: { authUserId: 'x' } }, 'authUserId cannot be modified'],
-      ['$currentDate __STATE__', { $currentDate: { __STATE__: true } }, '__STATE__ cannot be modified'],
-      ['$set and $unset of one field', { $set: { blocked: true }, $unset: { blocked: true } }, 'body: the updates of blocked and blocked conflict'],
-      ['$set of a field and $push into it', { $set: { tags: ['x'] }, $push: { tags: 'y' } }, 'body: the updates of tags and tags conflict'],
-      ['$set of a field and of its sub-path', { $set: { name: 'x' }, $unset: { 'name.first': true } }, 'body: the updates of name and name.first conflict'],
-      ['unknown operator', { $rename: { name: 'first' } }, 'body.$rename is not a supported update operator'],
-      ['bare field', { name: { first: 'x' } }, 'body.name is not a supported update operator'],
-    ])('%s → 400', async (_case, patch, message) => {
+      ['authUserId', { $set: { authUserId: 'auth0|other' } }, 'authUserId cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['dotted authUserId', { $set: { 'authUserId.x': 1 } }, 'authUserId cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['expirationId', { $set: { expirationId: 'x' } }, 'expirationId cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['$unset expirationId', { $unset: { expirationId: true } }, 'expirationId cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['_id', { $set: { _id: '0123456789abcdef01234567' } }, '_id cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['__STATE__', { $set: { __STATE__: 'TRASH' } }, '__STATE__ cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['$unset __STATE__', { $unset: { __STATE__: true } }, '__STATE__ cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['$inc on a dotted forbidden path', { $inc: { 'expirationId.n': 1 } }, 'expirationId cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['$push authUserId', { $push: { authUserId: 'x' } }, 'authUserId cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['$currentDate __STATE__', { $currentDate: { __STATE__: true } }, '__STATE__ cannot be modified', 'UMS_READ_ONLY_FIELD'],
+      ['$set and $unset of one field', { $set: { blocked: true }, $unset: { blocked: true } }, 'body: the updates of blocked and blocked conflict', 'UMS_INVALID_UPDATE'],
+      ['$set of a field and $push into it', { $set: { tags: ['x'] }, $push: { tags: 'y' } }, 'body: the updates of tags and tags conflict', 'UMS_INVALID_UPDATE'],
+      ['$set of a field and of its sub-path', { $set: { name: 'x' }, $unset: { 'name.first': true } }, 'body: the updates of name and name.first conflict', 'UMS_INVALID_UPDATE'],
+      ['unknown operator', { $rename: { name: 'first' } }, 'body.$rename is not a supported update operator', 'UMS_INVALID_UPDATE'],
+      ['bare field', { name: { first: 'x' } }, 'body.name is not an update operator: expected $set, $unset, $inc, $mul, $currentDate, $push, $pull or $addToSet', 'UMS_INVALID_UPDATE'],
+      ['bare field with a scalar value', { name: 'Mario' }, 'body.name is not an update operator: expected $set, $unset, $inc, $mul, $currentDate, $push, $pull or $addToSet', 'UMS_INVALID_UPDATE'],
+      ['an operator beside a bare field', { $set: { name: 'Mario' }, surname: 'Rossi' }, 'body.surname is not an update operator: expected $set, $unset, $inc, $mul, $currentDate, $push, $pull or $addToSet', 'UMS_INVALID_UPDATE'],
+      ['an empty object', {}, 'body must hold an update operator ($set, $unset, $inc, $mul, $currentDate, $push, $pull or $addToSet)', 'UMS_INVALID_UPDATE'],
+    ])('%s → 400', async (_case, patch, message, code) => {
       const user = await seedUser(stack.current, { expirationDate: LATER })
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: patch })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message, code })
       expect(snapshot(stack.current, user)).toEqual(before)
       expect(stack.current.crud.requests).toHaveLength(0)
     })
@@ -458,7 +461,6 @@ describe('PATCH /users/:id', () => {
     it.each([
       ['a non-object operator value', { json: { $set: 'name' } }, 'body.$set must be object'],
       ['an array operator value', { json: { $set: ['name'] } }, 'body.$set must be object'],
-      ['an empty object', { json: {} }, 'body must NOT have fewer than 1 properties'],
       ['an array body', { json: [{ $set: { name: 'x' } }] }, 'body must be object'],
     ])('%s → 400', async (_case, options, message) => {
       const user = await seedUser(stack.current)
@@ -486,17 +488,22 @@ describe('PATCH /users/:id', () => {
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $unset: { userGroup: true } } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'body.userGroup must be a non-empty string' })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'body.userGroup must be a non-empty string', code: 'UMS_INVALID_UPDATE' })
       expect(snapshot(stack.current, user)).toEqual(before)
       expect(stack.current.crud.requestsTo('GET', '/ums-config/')).toHaveLength(0)
     })
 
-    it('a field the CRUD collection does not declare → the CRUD 400 relayed, the auth block undone', async () => {
+    it('a field the CRUD collection does not declare → the CRUD 400 relayed naming the field, the auth block undone', async () => {
       const user = await seedUser(stack.current, { expirationDate: LATER })
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { blocked: true, nickname: 'Super', expirationDate: MUCH_LATER } } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Error while updating user: CRUD PATCH /users/:id responded with a 400 status code' })
+      expect(answer.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Error while updating user: CRUD PATCH /users/:id responded with a 400 status code: nickname is not a field of the collection',
+        code: 'UMS_PEER_REFUSED',
+      })
       const after = snapshot(stack.current, user)
       expect(after.timers.map((timer) => timer.status)).toEqual(['pending', 'aborted'])
       expect({ ...after, timers: before.timers }).toEqual(before)
@@ -509,11 +516,11 @@ describe('PATCH /users/:id', () => {
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $unset: { email: true } } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'email cannot be removed from a user of the auth service' })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'email cannot be removed from a user of the auth service', code: 'UMS_INVALID_UPDATE' })
       expect(snapshot(stack.current, user)).toEqual(before)
     })
 
-    it('a duplicate email in the CRUD → 409, nothing changed anywhere', async () => {
+    it('a duplicate email in the CRUD → 409 naming the field (not the CRUD 500), nothing changed anywhere', async () => {
       await seedUser(stack.current, { email: 'taken@example.com' })
       const user = await seedUser(stack.current, { email: 'mine@example.com', roles: ['customer-basic'], expirationDate: LATER })
       const before = snapshot(stack.current, user)
@@ -524,8 +531,10 @@ describe('PATCH /users/:id', () => {
       expect(answer.body).toEqual({
         statusCode: 409,
         error: 'Conflict',
-        message: 'Error while updating user: CRUD PATCH /users/:id responded with a 500 status code',
+        message: 'Error while updating user: CRUD PATCH /users/:id responded with a duplicate key error: email already exists',
+        code: 'UMS_DUPLICATE_USER',
       })
+      expect(answer.text).not.toContain('taken@example.com')
       const after = snapshot(stack.current, user)
       // The expiry scheduled for the new date was aborted again.
       expect(after.timers.slice(0, before.timers.length)).toEqual(before.timers)
@@ -548,16 +557,33 @@ describe('PATCH /users/:id', () => {
       expectConsistent(stack.current)
     })
 
-    it('an email taken only in the auth service → 400 and the CRUD change undone', async () => {
+    it('an email taken only in the auth service → 409 naming the field and the CRUD change undone', async () => {
       stack.current.auth0.seedUser({ email: 'elsewhere@example.com', username: 'elsewhere', password: 'Secret-Pass1' })
       const user = await seedUser(stack.current, { email: 'mine@example.com' })
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { email: 'elsewhere@example.com' } } })
-      expect(answer.status).toBe(400)
+      expect(answer.status).toBe(409)
       expect(answer.body).toEqual({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: 'Error while updating user: AUTH PATCH /users/:userID responded with a 400 status code',
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'Error while updating user: AUTH PATCH /users/:userID responded with a 400 status code: email already exists',
+        code: 'UMS_DUPLICATE_USER',
+      })
+      expect(answer.text).not.toContain('elsewhere@example.com')
+      expect(snapshot(stack.current, user)).toEqual(before)
+    })
+
+    it('a username taken only in the auth service → 409 naming the field and the CRUD change undone', async () => {
+      stack.current.auth0.seedUser({ email: 'elsewhere@example.com', username: 'elsewhere', password: 'Secret-Pass1' })
+      const user = await seedUser(stack.current)
+      const before = snapshot(stack.current, user)
+      const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { username: 'elsewhere' } } })
+      expect(answer.status).toBe(409)
+      expect(answer.body).toEqual({
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'Error while updating user: AUTH PATCH /users/:userID responded with a 400 status code: username already exists',
+        code: 'UMS_DUPLICATE_USER',
       })
       expect(snapshot(stack.current, user)).toEqual(before)
     })

@@ -133,6 +133,33 @@ describe('GET /users/, /users/count and /users/:id: CRUD proxies', () => {
     expect(userIds(answer.body)).toEqual([cast.toad])
   })
 
+  it.each(['/users/', '/users', '/users/count', `/users/${UNKNOWN_ID}`])('%s answers 400 naming _q when it is not JSON, asking the CRUD nothing', async (path) => {
+    for (const query of ['{"name":', 'not json', '%5B1%5D', 'null']) {
+      const answer = await stack.call('GET', `${path}?_q=${query}`)
+      expect(answer.status, query).toBe(400)
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'querystring._q must be a JSON object', code: 'UMS_INVALID_QUERY' })
+    }
+    expect(stack.current.crud.requests).toHaveLength(0)
+  })
+
+  it.each(['json-query-params-encoding', 'json_query_params_encoding'])('answers 400 for a base64 _q (%s) that does not decode to JSON, and passes a valid one', async (header) => {
+    const cast = seedCast(stack.current)
+    const garbage = await stack.call('GET', `/users/count?_q=${encodeURIComponent(Buffer.from('{"name":').toString('base64'))}`, { headers: { [header]: 'base64' } })
+    expect(garbage.status).toBe(400)
+    expect(garbage.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'querystring._q must be a base64-encoded JSON object (json-query-params-encoding: base64)',
+      code: 'UMS_INVALID_QUERY',
+    })
+    expect(stack.current.crud.requests).toHaveLength(0)
+    // A JSON _q sent as base64 is not checked as plain JSON.
+    const encoded = encodeURIComponent(Buffer.from(JSON.stringify({ name: 'Toad' })).toString('base64'))
+    const valid = await stack.call('GET', `/users/${cast.toad}?_q=${encoded}`, { headers: { [header]: 'base64' } })
+    expect(valid.status).toBe(200)
+    expect(valid.body).toMatchObject({ _id: cast.toad, name: 'Toad' })
+  })
+
   it('sends no query string when the caller sent none and relays the default page', async () => {
     const cast = seedCast(stack.current)
     const { ours, theirs, sent } = await throughUms(stack, '/users/', '/users/')
@@ -200,7 +227,7 @@ describe('GET /users/, /users/count and /users/:id: CRUD proxies', () => {
 
     const hidden = await stack.call('GET', `/users/${cast.mario}`, { headers: { acl_rows: '{"userGroup":"staff"}' } })
     expect(hidden.status).toBe(404)
-    expect(hidden.body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${cast.mario} not found` })
+    expect(hidden.body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${cast.mario} not found`, code: 'UMS_USER_NOT_FOUND' })
   })
 
   it.each([
@@ -255,7 +282,7 @@ describe('GET /users/, /users/count and /users/:id: CRUD proxies', () => {
     const message = (theirs.body as { message: string }).message
     expect(message).toContain(fragment)
     expect(ours.status).toBe(400)
-    expect(ours.body).toEqual({ statusCode: 400, error: 'Bad Request', message })
+    expect(ours.body).toEqual({ statusCode: 400, error: 'Bad Request', message, code: 'UMS_INVALID_QUERY' })
   })
 
   it('answers 404 "User <id> not found" for an unknown id and for a user outside the asked states', async () => {
@@ -263,7 +290,7 @@ describe('GET /users/, /users/count and /users/:id: CRUD proxies', () => {
     for (const id of [UNKNOWN_ID, cast.peach, cast.daisy]) {
       const answer = await stack.call('GET', `/users/${id}`)
       expect(answer.status).toBe(404)
-      expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${id} not found` })
+      expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${id} not found`, code: 'UMS_USER_NOT_FOUND' })
     }
     const trash = await stack.call('GET', `/users/${cast.peach}?_st=PUBLIC,TRASH`)
     expect(trash.status).toBe(200)
@@ -272,7 +299,7 @@ describe('GET /users/, /users/count and /users/:id: CRUD proxies', () => {
   it('re-encodes an id that needs percent-encoding', async () => {
     const answer = await stack.call('GET', '/users/not%20an%2Fid')
     expect(answer.status).toBe(404)
-    expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'User not an/id not found' })
+    expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'User not an/id not found', code: 'UMS_USER_NOT_FOUND' })
     expect(stack.current.crud.requests.map((request) => request.path)).toEqual(['/users/not%20an%2Fid'])
   })
 
@@ -294,7 +321,7 @@ describe('GET /users/, /users/count and /users/:id: CRUD proxies', () => {
       stack.current.crud.injectFault({ method: 'GET', path: crudPath, ...fault })
       const answer = await stack.call('GET', `${path}?_st=PUBLIC`)
       expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while retrieving user: CRUD GET ${route} ${outcome}` })
+      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while retrieving user: CRUD GET ${route} ${outcome}`, code: 'UMS_UPSTREAM_FAILED' })
       expect(answer.text).not.toContain('mario.rossi@example.com')
       expect(stack.current.crud.requestsTo('GET', crudPath)).toHaveLength(1)
       expectNoSideEffects(stack.current)
@@ -313,7 +340,7 @@ describe('GET /users/ reads with the CRUD refusing connections', () => {
   ])('%s answers 500 with "connection refused"', async (path, route) => {
     const answer = await stack.call('GET', path)
     expect(answer.status).toBe(500)
-    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while retrieving user: CRUD GET ${route} failed: connection refused` })
+    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while retrieving user: CRUD GET ${route} failed: connection refused`, code: 'UMS_UPSTREAM_FAILED' })
   })
 })
 
@@ -491,7 +518,7 @@ describe('GET /users/ with CONFIGURATION_PATH', () => {
     try {
       const answer = await stack.call('GET', '/users/')
       expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while retrieving user: CRUD GET /users/ ${outcome}` })
+      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while retrieving user: CRUD GET /users/ ${outcome}`, code: 'UMS_UPSTREAM_FAILED' })
       expect(stack.current.auth0.requests).toEqual([])
     } finally {
       body.destroy()
@@ -501,10 +528,10 @@ describe('GET /users/ with CONFIGURATION_PATH', () => {
   it('still relays the CRUD 400 and maps the CRUD failures', async () => {
     const refused = await stack.call('GET', `/users/?_q=${encodeQuery({ nickname: 'x' })}`)
     expect(refused.status).toBe(400)
-    expect(refused.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown field: nickname' })
+    expect(refused.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown field: nickname', code: 'UMS_INVALID_QUERY' })
     stack.current.crud.injectFault({ method: 'GET', path: '/users/', status: 503 })
     const failed = await stack.call('GET', '/users/')
-    expect(failed.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while retrieving user: CRUD GET /users/ responded with a 503 status code' })
+    expect(failed.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while retrieving user: CRUD GET /users/ responded with a 503 status code', code: 'UMS_UPSTREAM_FAILED' })
     expect(stack.current.auth0.requests).toEqual([])
   })
 })

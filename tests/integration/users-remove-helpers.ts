@@ -153,7 +153,7 @@ export function itFailsAtEachStep(route: FailingRoute<Step>): void {
       stack.current[step.peer].injectFault({ ...step.rule(ids), ...fault })
       const answer = await route.send(ids)
       expect(answer.status).toBe(500)
-      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `${route.error}: ${step.call} ${suffix}` })
+      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `${route.error}: ${step.call} ${suffix}`, code: 'UMS_UPSTREAM_FAILED' })
       expectConsistent(stack.current)
       expectUser(stack.current, ids, ...step.left)
 
@@ -178,7 +178,7 @@ export function itTimesOutAtEveryStep<S extends Step>(route: FailingRoute<S>): v
     expectConsistent(stack.current)
     for (const [index, { step, ids }] of cases.entries()) {
       expect(answers[index]?.status, step.name).toBe(500)
-      expect(answers[index]?.body, step.name).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `${route.error}: ${step.call} ${TIMEOUT}` })
+      expect(answers[index]?.body, step.name).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `${route.error}: ${step.call} ${TIMEOUT}`, code: 'UMS_UPSTREAM_FAILED' })
       expectUser(stack.current, ids, ...step.left, step.name)
     }
     for (const { step, ids } of cases) await route.expectRetry(ids, step)

@@ -77,7 +77,7 @@ describe.each([
     seedUser(stack.current)
     const answer = await stack.call('POST', `/users/${UNKNOWN_ID}/soft-delete`)
     expect(answer.status).toBe(404)
-    expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${UNKNOWN_ID} not found` })
+    expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: `User ${UNKNOWN_ID} not found`, code: 'UMS_USER_NOT_FOUND' })
     expect(stack.current.crud.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /users/${UNKNOWN_ID}`])
     expect(authCallsTo(stack.current)).toHaveLength(0)
     expect(stack.current.timer.requests).toHaveLength(0)
@@ -107,6 +107,7 @@ describe.each([
       statusCode: 500,
       error: 'Internal Server Error',
       message: 'Error while soft deleting user: CRUD POST /users/:id/state responded with a 500 status code',
+      code: 'UMS_UPSTREAM_FAILED',
     })
     expectUser(stack.current, ids, 'TRASH', 'blocked')
     expectConsistent(stack.current)
@@ -140,7 +141,7 @@ describe('POST /users/:id/soft-delete with the CRUD refusing connections', () =>
     const ids = seedUser(stack.current)
     const answer = await stack.call('POST', `/users/${ids.userId}/soft-delete`)
     expect(answer.status).toBe(500)
-    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while soft deleting user: CRUD GET /users/:id failed: connection refused' })
+    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while soft deleting user: CRUD GET /users/:id failed: connection refused', code: 'UMS_UPSTREAM_FAILED' })
     expectUser(stack.current, ids, 'PUBLIC', 'unblocked')
     expect(stack.current.auth0.requests).toHaveLength(0)
     expectConsistent(stack.current)
@@ -154,7 +155,7 @@ describe.each(HARD_DELETE_MODES)('POST /users/:id/soft-delete with AUTH_HARD_DEL
     const ids = seedUser(stack.current)
     const answer = await stack.call('POST', `/users/${ids.userId}/soft-delete`)
     expect(answer.status).toBe(500)
-    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while soft deleting user: AUTH PATCH /users/:userID failed: connection refused' })
+    expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Error while soft deleting user: AUTH PATCH /users/:userID failed: connection refused', code: 'UMS_UPSTREAM_FAILED' })
     expectUser(stack.current, ids, 'PUBLIC', 'unblocked')
     expect(stack.current.crud.requests.filter((r) => r.method !== 'GET')).toHaveLength(0)
     expectConsistent(stack.current)

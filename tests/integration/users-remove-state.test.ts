@@ -209,12 +209,12 @@ describe.each(HARD_DELETE_MODES)('POST /users/state with AUTH_HARD_DELETE=$hard'
   it.each([
     ['an empty array', [], 'body must NOT have fewer than 1 items'],
     ['an object instead of an array', { filter: {}, stateTo: 'TRASH' }, 'body must be array'],
-    ['an unknown stateTo', [{ filter: {}, stateTo: 'ARCHIVED' }], 'body.0.stateTo must be equal to one of the allowed values'],
+    ['an unknown stateTo', [{ filter: {}, stateTo: 'ARCHIVED' }], 'body.0.stateTo must be equal to one of the allowed values (PUBLIC, DRAFT, TRASH, DELETED)'],
     ['a missing filter', [{ stateTo: 'TRASH' }], "body.0 must have required property 'filter'"],
     ['a missing stateTo', [{ filter: {} }], "body.0 must have required property 'stateTo'"],
     ['a filter that is not an object', [{ filter: 'all', stateTo: 'TRASH' }], 'body.0.filter must be object'],
     ['an extra key', [{ filter: {}, stateTo: 'TRASH', force: true }], 'body.0 must NOT have additional properties (property "force")'],
-    ['a bad second command', [{ filter: {}, stateTo: 'TRASH' }, { filter: {}, stateTo: 'trash' }], 'body.1.stateTo must be equal to one of the allowed values'],
+    ['a bad second command', [{ filter: {}, stateTo: 'TRASH' }, { filter: {}, stateTo: 'trash' }], 'body.1.stateTo must be equal to one of the allowed values (PUBLIC, DRAFT, TRASH, DELETED)'],
   ])('rejects %s with 400 and changes nothing', async (_case, body, message) => {
     const user = seedUser(stack.current)
     const answer = await stack.call('POST', '/users/state', { json: body })
@@ -230,7 +230,7 @@ describe.each(HARD_DELETE_MODES)('POST /users/state with AUTH_HARD_DELETE=$hard'
     const user = seedUser(stack.current)
     const answer = await stack.call('POST', '/users/state', { json: [{ filter: { name: { $bogus: 1 } }, stateTo: 'TRASH' }] })
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Error while changing state of user: CRUD GET /users/ responded with a 400 status code' })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Error while changing state of user: CRUD GET /users/ responded with a 400 status code', code: 'UMS_PEER_REFUSED' })
     expect(crudUser(stack.current, user.userId)?.__STATE__).toBe('PUBLIC')
     expect(authCallsTo(stack.current)).toHaveLength(0)
   })

@@ -87,6 +87,20 @@ describe('loadConfig', () => {
     expect((error as Error).message).not.toContain('\n')
   })
 
+  it.each([
+    [{ HTTP_PORT: 'abc' }, 'invalid configuration: HTTP_PORT must be an integer from 0 to 65535, got "abc"'],
+    [{ HTTP_PORT: '70000' }, 'invalid configuration: HTTP_PORT must be an integer from 0 to 65535, got "70000"'],
+    [{ RANDOM_PWD_LENGTH: 'eight' }, 'invalid configuration: RANDOM_PWD_LENGTH must be an integer from 8 to 128, got "eight"'],
+    [{ AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: '0' }, 'invalid configuration: AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND must be a number greater than 0, got "0"'],
+    [{ ROND_ENABLED: 'maybe' }, 'invalid configuration: ROND_ENABLED must be true or false, got "maybe"'],
+    [{ LOG_LEVEL: 'fatal' }, 'invalid configuration: LOG_LEVEL must be one of error, warn, info, debug, trace, silent, got "fatal"'],
+    [{ HTTP_PORT: 'abc', ROND_ENABLED: 'maybe' }, 'invalid configuration: HTTP_PORT must be an integer from 0 to 65535, got "abc"; ROND_ENABLED must be true or false, got "maybe"'],
+  ])('says what %j should be, variable first', async (env, message) => {
+    const error = await load(env).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as Error).message).toBe(message)
+  })
+
   it('distinguishes USERINFO_ADDITIONAL_PROPERTIES unset, empty and listed', async () => {
     expect((await load({})).userinfoAdditionalProperties).toBeUndefined()
     expect((await load({ USERINFO_ADDITIONAL_PROPERTIES: '' })).userinfoAdditionalProperties).toEqual([])

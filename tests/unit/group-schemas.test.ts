@@ -58,7 +58,7 @@ describe('GroupSchemaCache', () => {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const error = await cache.get('ghost', ctx).catch((caught: unknown) => caught)
       expect(error).toBeInstanceOf(HttpError)
-      expect((error as HttpError).toBody()).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup ghost' })
+      expect((error as HttpError).toBody()).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup ghost', code: 'UMS_UNKNOWN_GROUP' })
     }
     expect(calls).toEqual(['ghost', 'ghost'])
   })

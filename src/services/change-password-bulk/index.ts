@@ -102,7 +102,7 @@ async function sendAll(
     const email = emails.get(item.authUserId)
     let outcome: Outcome
     if (email === undefined) {
-      outcome = { authUserId: item.authUserId, failure: 'no email found for this user' }
+      outcome = { authUserId: item.authUserId, failure: 'user not found' }
     } else {
       item.attempts += 1
       try {

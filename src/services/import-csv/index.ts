@@ -4,7 +4,7 @@
 import { pipeline, type Readable } from 'node:stream'
 import { parse } from 'csv-parse'
 import type { CallContext } from '../../clients/http.js'
-import { badRequest, userOperationError } from '../../errors.js'
+import { badRequest } from '../../errors.js'
 import type { UsersDeps } from '../users/context.js'
 import { ImportGroups, prepareRow, skipping, type RowError } from './rows.js'
 import { ImportWriter } from './writer.js'
@@ -38,17 +38,19 @@ function unquoted(value: string | undefined): string | undefined {
 /** The multipart option fields, checked: 400 naming the field when one is not usable. */
 export function importOptions(fields: Readonly<Record<string, string | undefined>>): ImportOptions {
   const delimiter = unquoted(fields.delimiter) ?? DEFAULT_IMPORT_OPTIONS.delimiter
+  if (delimiter === '') throw badRequest('delimiter is empty: send one character other than a double quote or a line break', 'UMS_INVALID_IMPORT_OPTION')
   if (!oneCharacter(delimiter) || RESERVED.has(delimiter)) {
-    throw badRequest('delimiter must be one character other than a double quote or a line break')
+    throw badRequest('delimiter must be one character other than a double quote or a line break', 'UMS_INVALID_IMPORT_OPTION')
   }
   const encoding = fields.encoding ?? DEFAULT_IMPORT_OPTIONS.encoding
   if (!Buffer.isEncoding(encoding) || BINARY_ENCODINGS.has(encoding.toLowerCase())) {
-    throw badRequest(`Unknown encoding ${JSON.stringify(encoding)}: use a text encoding such as utf8 or latin1`)
+    throw badRequest(`Unknown encoding ${JSON.stringify(encoding)}: use a text encoding such as utf8 or latin1`, 'UMS_INVALID_IMPORT_OPTION')
   }
   const rawEscape = unquoted(fields.escape) ?? DEFAULT_IMPORT_OPTIONS.escape
   const escape = rawEscape === 'null' ? null : rawEscape
+  if (escape === '') throw badRequest('escape is empty: send one character (not the delimiter nor a line break) or null', 'UMS_INVALID_IMPORT_OPTION')
   if (escape !== null && (!oneCharacter(escape) || escape === delimiter || escape === '\r' || escape === '\n')) {
-    throw badRequest('escape must be one character (not the delimiter nor a line break) or null')
+    throw badRequest('escape must be one character (not the delimiter nor a line break) or null', 'UMS_INVALID_IMPORT_OPTION')
   }
   return { delimiter, encoding, escape }
 }
@@ -59,11 +61,11 @@ function checkedHeader(names: string[]): Array<string | undefined> {
   const header = names.map((raw) => {
     const name = raw.trim()
     if (name === '') return undefined
-    if (seen.has(name)) throw badRequest(`The CSV header names the column ${name} twice`)
+    if (seen.has(name)) throw badRequest(`The CSV header names the column ${name} twice`, 'UMS_INVALID_CSV')
     seen.add(name)
     return name
   })
-  if (!seen.has('userGroup')) throw badRequest('The CSV header has no userGroup column')
+  if (!seen.has('userGroup')) throw badRequest('The CSV header has no userGroup column', 'UMS_INVALID_CSV')
   return header
 }
 
@@ -138,7 +140,7 @@ export async function importUsers(deps: UsersDeps, input: Readable, options: Imp
       else await writer.add(prepared)
     }
     if (headerError) throw headerError
-    if (!header) throw badRequest('The CSV header has no userGroup column')
+    if (!header) throw badRequest('The CSV header has no userGroup column', 'UMS_INVALID_CSV')
     if (!writer.failed) numberSkips(Infinity)
     const outcome = await writer.finish()
     invalid.push(...outcome.invalid)
@@ -146,8 +148,8 @@ export async function importUsers(deps: UsersDeps, input: Readable, options: Imp
     ctx.log.info({ inserted: outcome.inserted.length, updated: outcome.updated.length, invalid: invalid.length }, 'CSV import done')
     return { updated: outcome.updated, inserted: outcome.inserted, invalid }
   } catch (error) {
-    if (isCsvError(error)) throw userOperationError(badRequest(`The file is not valid CSV (${error.code})`), 'importing')
-    throw userOperationError(error, 'importing')
+    if (isCsvError(error)) throw badRequest(`The file is not valid CSV (${error.code})`, 'UMS_INVALID_CSV')
+    throw error
   } finally {
     parser.destroy()
     await writer.settle()

@@ -46,7 +46,7 @@ export class ImportGroups {
     let group = this.groups.get(name)
     if (!group) {
       group = this.cache.get(name, this.ctx).catch((error: unknown) => {
-        if (error instanceof HttpError && error.statusCode === 400) return undefined
+        if (error instanceof HttpError && error.code === 'UMS_UNKNOWN_GROUP') return undefined
         throw error
       })
       this.groups.set(name, group)

@@ -5,6 +5,7 @@
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudUpdate } from '../../clients/crud.js'
 import { UpstreamError } from '../../errors.js'
+import { crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../refusals.js'
 import type { UsersDeps } from '../users/context.js'
 import { preparePatchExpiries, scheduleInserted } from './expiry.js'
 import { insertedPrefix } from './recover.js'
@@ -24,28 +25,22 @@ export interface ImportOutcome {
 type Kind = 'insert' | 'patch'
 
 /** A MongoDB duplicate-key message names the index; the key's value (personal data) is left out. */
-function duplicateReason(error: UpstreamError): string {
-  const body = error.upstreamBody as { message?: unknown } | undefined
-  const index = typeof body?.message === 'string' ? /\bindex: (\S+)/.exec(body.message)?.[1] : undefined
+function duplicateRowReason(error: UpstreamError): string {
+  const index = duplicateIndexName(error)
   return skipping(index ? `duplicate value for the unique index ${index}` : 'duplicate value for a unique index')
 }
 
-function isDuplicateOnUpdate(error: UpstreamError): boolean {
-  const body = error.upstreamBody as { code?: unknown; message?: unknown } | undefined
-  return error.status === 500 && (String(body?.code) === '11000' || (typeof body?.message === 'string' && body.message.startsWith('E11000')))
-}
-
-/** `body/0/age must be number` → `age must be number`: the CRUD's validation names fields and rules only. */
 function refusalReason(error: UpstreamError): string {
-  const body = error.upstreamBody as { message?: unknown } | undefined
-  const message = typeof body?.message === 'string' ? body.message.replace(/\bbody(\/\d+)?(\/(filter|update))?(\/\$set)?\/?/g, '').trim() : ''
+  const message = crudValidationMessage(error)
   return skipping(message ? `refused by the CRUD Service, ${message}` : `refused by the CRUD Service with a ${error.status} status code`)
 }
 
 /** Why the CRUD refused one row, or undefined when the failure is not about the row (then the import fails). */
 function rowRefusal(error: unknown, kind: Kind): string | undefined {
   if (!(error instanceof UpstreamError) || error.service !== 'CRUD' || error.status === undefined) return undefined
-  if (error.status === 409 || error.status === 422 || (kind === 'patch' && isDuplicateOnUpdate(error))) return duplicateReason(error)
+  // Inserts answer a duplicate with 409 (422 before v6); only updates surface it as a 500.
+  const duplicate = kind === 'patch' ? isDuplicateKey(error) : error.status === 409 || error.status === 422
+  if (duplicate) return duplicateRowReason(error)
   if (error.status === 400) return refusalReason(error)
   return undefined
 }

@@ -3,7 +3,8 @@
 // user behind.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudDocument } from '../../clients/crud.js'
-import { UpstreamError, badRequest, conflict, notFound, userOperationError } from '../../errors.js'
+import { UpstreamError, badRequest, conflict, notFound } from '../../errors.js'
+import { explainAuthConflict } from '../../refusals.js'
 import { generatePassword } from '../passwords.js'
 import { Rollback } from '../rollback.js'
 import { assertClientWritable, stringArray } from './fields.js'
@@ -34,7 +35,7 @@ function crudDocument(body: Record<string, unknown>): Record<string, unknown> {
 async function validateAgainstGroup(deps: UsersDeps, body: Record<string, unknown>, ctx: CallContext) {
   const group = await deps.groups.get(String(body.userGroup), ctx)
   const problem = group.validate(withoutPassword(body))
-  if (problem) throw badRequest(problem)
+  if (problem) throw badRequest(problem, 'UMS_GROUP_SCHEMA_MISMATCH')
   return group
 }
 
@@ -84,15 +85,27 @@ async function createAuthUser(
   rollback: Rollback,
   keepsCrudUser: boolean,
 ): Promise<string> {
-  const { authUserId } = await deps.auth.createUser(
-    {
-      password,
-      ...(typeof user.email === 'string' ? { email: user.email } : {}),
-      ...(typeof user.username === 'string' ? { username: user.username } : {}),
-      ...(user.blocked !== undefined ? { blocked: user.blocked } : {}),
-    },
-    ctx,
-  )
+  const email = typeof user.email === 'string' ? user.email : undefined
+  const username = typeof user.username === 'string' ? user.username : undefined
+  let created: { authUserId: string }
+  try {
+    created = await deps.auth.createUser(
+      {
+        password,
+        ...(email !== undefined ? { email } : {}),
+        ...(username !== undefined ? { username } : {}),
+        ...(user.blocked !== undefined ? { blocked: user.blocked } : {}),
+      },
+      ctx,
+    )
+  } catch (error) {
+    // The auth service's 409 does not say which field is taken: look it up for the message.
+    if (error instanceof UpstreamError) await explainAuthConflict(error, deps.auth, { email, username }, ctx)
+    throw error
+  }
+  const { authUserId } = created
+  // Known from now on: a failed undo of any later step names this auth user too.
+  rollback.ids.authUserId = authUserId
   rollback.add('delete the auth user', () => deps.auth.deleteUser(authUserId, ctx))
   if (keepsCrudUser) {
     rollback.add('unset the authUserId', () => deps.crud.users.patchById(userId, { $unset: { authUserId: true } }, ctx))
@@ -106,39 +119,34 @@ const blockedFlag = (value: unknown): boolean | undefined => (typeof value === '
 /** POST /users/: CRUD insert, auth user, roles, expiry, email; 200 `{_id}`. */
 export async function createUser(deps: UsersDeps, body: NewUserBody, options: CreateOptions, ctx: CallContext): Promise<{ _id: string }> {
   assertClientWritable(Object.keys(body), 'set')
-  let userId: string | undefined
-  let authUserId: string | undefined
-  const rollback = new Rollback(ctx.log, () => ({ userId, authUserId }))
-  try {
-    const group = await validateAgainstGroup(deps, body, ctx)
-    const insertedId = await deps.crud.users.insert(crudDocument(body), ctx)
-    userId = insertedId
-    rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
-    return await rollback.guard(async () => {
-      if (!options.postponeAuthUserCreation && !group.authUserCreationDisabled) {
-        const password = body.password ?? generatePassword(deps.config.randomPasswordLength)
-        authUserId = await createAuthUser(
-          deps,
-          insertedId,
-          { email: body.email, username: body.username, blocked: blockedFlag(body.blocked) },
-          password,
-          ctx,
-          rollback,
-          false,
-        )
-      }
-      await finishCreation(
+  const rollback = new Rollback(ctx.log)
+  const group = await validateAgainstGroup(deps, body, ctx)
+  const insertedId = await deps.crud.users.insert(crudDocument(body), ctx)
+  rollback.ids.userId = insertedId
+  rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
+  return rollback.guard(async () => {
+    let authUserId: string | undefined
+    if (!options.postponeAuthUserCreation && !group.authUserCreationDisabled) {
+      const password = body.password ?? generatePassword(deps.config.randomPasswordLength)
+      authUserId = await createAuthUser(
         deps,
-        { _id: insertedId, authUserId, roles: stringArray(body.roles), expirationDate: expirationOf(body.expirationDate), email: body.email },
-        options.sendResetPwdEmail,
+        insertedId,
+        { email: body.email, username: body.username, blocked: blockedFlag(body.blocked) },
+        password,
         ctx,
         rollback,
+        false,
       )
-      return { _id: insertedId }
-    })
-  } catch (error) {
-    throw userOperationError(error, 'creating', [400, 409])
-  }
+    }
+    await finishCreation(
+      deps,
+      { _id: insertedId, authUserId, roles: stringArray(body.roles), expirationDate: expirationOf(body.expirationDate), email: body.email },
+      options.sendResetPwdEmail,
+      ctx,
+      rollback,
+    )
+    return { _id: insertedId }
+  })
 }
 
 /** POST /users/with-id: a CRUD user for an auth user that already exists. */
@@ -149,36 +157,31 @@ export async function createUserWithId(
 ): Promise<{ _id: string }> {
   const { authUserId, ...rest } = body
   assertClientWritable(Object.keys(rest), 'set')
-  let userId: string | undefined
-  const rollback = new Rollback(ctx.log, () => ({ userId, authUserId }))
-  try {
-    await validateAgainstGroup(deps, rest, ctx)
-    const [authUser] = await deps.auth.listUsersByIds([authUserId], ctx)
-    if (!authUser) throw badRequest(`User ${authUserId} does not exist in the auth service`)
-    const existing = await deps.crud.users.findOne({ authUserId }, ctx, ALL_STATES)
-    if (existing) throw conflict(`A user with authUserId ${authUserId} already exists`)
-    const insertedId = await rollback.guard(async () => {
-      // A user created blocked must not be able to log in: block the existing auth user first.
-      if (rest.blocked === true && authUser.blocked !== true) {
-        await deps.auth.updateUser(authUserId, { blocked: true }, ctx)
-        rollback.add('unblock the auth user again', () => deps.auth.updateUser(authUserId, { blocked: false }, ctx))
-      }
-      const id = await deps.crud.users.insert({ ...crudDocument(rest), authUserId }, ctx)
-      userId = id
-      rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(id, ctx))
-      await finishCreation(
-        deps,
-        { _id: id, authUserId, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
-        false,
-        ctx,
-        rollback,
-      )
-      return id
-    })
-    return { _id: insertedId }
-  } catch (error) {
-    throw userOperationError(error, 'creating', [400, 409])
-  }
+  const rollback = new Rollback(ctx.log, { authUserId })
+  await validateAgainstGroup(deps, rest, ctx)
+  const [authUser] = await deps.auth.listUsersByIds([authUserId], ctx)
+  if (!authUser) throw badRequest(`User ${authUserId} does not exist in the auth service`, 'UMS_AUTH_USER_NOT_FOUND')
+  const existing = await deps.crud.users.findOne({ authUserId }, ctx, ALL_STATES)
+  if (existing) throw conflict(`A user with authUserId ${authUserId} already exists`, 'UMS_DUPLICATE_USER')
+  const insertedId = await rollback.guard(async () => {
+    // A user created blocked must not be able to log in: block the existing auth user first.
+    if (rest.blocked === true && authUser.blocked !== true) {
+      await deps.auth.updateUser(authUserId, { blocked: true }, ctx)
+      rollback.add('unblock the auth user again', () => deps.auth.updateUser(authUserId, { blocked: false }, ctx))
+    }
+    const id = await deps.crud.users.insert({ ...crudDocument(rest), authUserId }, ctx)
+    rollback.ids.userId = id
+    rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(id, ctx))
+    await finishCreation(
+      deps,
+      { _id: id, authUserId, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
+      false,
+      ctx,
+      rollback,
+    )
+    return id
+  })
+  return { _id: insertedId }
 }
 
 /** POST /users/register: the auth user of a CRUD user created with postponeAuthUserCreation. */
@@ -188,30 +191,25 @@ export async function registerUser(
   options: { sendResetPwdEmail: boolean },
   ctx: CallContext,
 ): Promise<void> {
-  let authUserId: string | undefined
-  const rollback = new Rollback(ctx.log, () => ({ userId: body._id, authUserId }))
-  try {
-    const user = await deps.crud.users.getById<CrudDocument>(body._id, ctx)
-    if (!user) throw notFound(`User ${body._id} not found`)
-    if (typeof user.authUserId === 'string' && user.authUserId !== '') throw conflict(`User ${body._id} is already registered`)
-    const group = await deps.groups.get(String(user.userGroup), ctx)
-    if (group.authUserCreationDisabled) throw badRequest(`Auth user creation is disabled for userGroup ${group.userGroup}`)
-    const password =
-      deps.config.randomPasswordGeneration || body.password === undefined ? generatePassword(deps.config.randomPasswordLength) : body.password
-    // A user outside PUBLIC (DRAFT, TRASH, DELETED) must not be able to log in: its auth user is
-    // created blocked, as a state change to PUBLIC would unblock it.
-    const blocked = user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC' ? true : blockedFlag(user.blocked)
-    await rollback.guard(async () => {
-      authUserId = await createAuthUser(deps, body._id, { email: user.email, username: user.username, blocked }, password, ctx, rollback, true)
-      await finishCreation(
-        deps,
-        { _id: body._id, authUserId, roles: stringArray(user.roles), expirationDate: undefined, email: user.email },
-        options.sendResetPwdEmail,
-        ctx,
-        rollback,
-      )
-    })
-  } catch (error) {
-    throw userOperationError(error, 'registering', [400, 409])
-  }
+  const rollback = new Rollback(ctx.log, { userId: body._id })
+  const user = await deps.crud.users.getById<CrudDocument>(body._id, ctx)
+  if (!user) throw notFound(`User ${body._id} not found`, 'UMS_USER_NOT_FOUND')
+  if (typeof user.authUserId === 'string' && user.authUserId !== '') throw conflict(`User ${body._id} is already registered`, 'UMS_ALREADY_REGISTERED')
+  const group = await deps.groups.get(String(user.userGroup), ctx)
+  if (group.authUserCreationDisabled) throw badRequest(`Auth user creation is disabled for userGroup ${group.userGroup}`, 'UMS_AUTH_CREATION_DISABLED')
+  const password =
+    deps.config.randomPasswordGeneration || body.password === undefined ? generatePassword(deps.config.randomPasswordLength) : body.password
+  // A user outside PUBLIC (DRAFT, TRASH, DELETED) must not be able to log in: its auth user is
+  // created blocked, as a state change to PUBLIC would unblock it.
+  const blocked = user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC' ? true : blockedFlag(user.blocked)
+  await rollback.guard(async () => {
+    const authUserId = await createAuthUser(deps, body._id, { email: user.email, username: user.username, blocked }, password, ctx, rollback, true)
+    await finishCreation(
+      deps,
+      { _id: body._id, authUserId, roles: stringArray(user.roles), expirationDate: undefined, email: user.email },
+      options.sendResetPwdEmail,
+      ctx,
+      rollback,
+    )
+  })
 }

@@ -25,7 +25,7 @@ export function isPlainObject(value: unknown): value is Doc {
 export function assertClientWritable(fields: Iterable<string>, verb: 'set' | 'modified'): void {
   for (const field of fields) {
     const root = field.split('.')[0]!
-    if ((CLIENT_FORBIDDEN_FIELDS as readonly string[]).includes(root)) throw badRequest(`${root} cannot be ${verb}`)
+    if ((CLIENT_FORBIDDEN_FIELDS as readonly string[]).includes(root)) throw badRequest(`${root} cannot be ${verb}`, 'UMS_READ_ONLY_FIELD')
   }
 }
 
@@ -112,7 +112,7 @@ function pulls(item: unknown, condition: unknown): boolean {
   if (entries.length > 0 && entries.every(([key]) => key.startsWith('$'))) {
     return entries.every(([operator, operand]) => {
       const test = PULL_OPERATORS[operator]
-      if (!test) throw badRequest(`body.$pull: unsupported condition ${operator}`)
+      if (!test) throw badRequest(`body.$pull: unsupported condition ${operator}`, 'UMS_INVALID_UPDATE')
       return test(item, operand)
     })
   }

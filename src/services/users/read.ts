@@ -3,7 +3,7 @@
 // listed page gets the configured auth properties merged in (one auth call per 100 users).
 import type { Readable } from 'node:stream'
 import { transportReason, type CallContext } from '../../clients/http.js'
-import { HttpError, UpstreamError, userOperationError } from '../../errors.js'
+import { HttpError, UpstreamError } from '../../errors.js'
 import type { UsersDeps } from './context.js'
 
 export type UsersRead = { kind: 'list' } | { kind: 'count' } | { kind: 'one'; id: string }
@@ -62,30 +62,26 @@ function bodyFailure(deps: UsersDeps, read: UsersRead, error: unknown): Upstream
 }
 
 export async function readUsers(deps: UsersDeps, read: UsersRead, rawQuery: string, ctx: CallContext): Promise<ProxiedAnswer> {
-  try {
-    const response = await deps.crud.users.proxyRead(suffixOf(read), rawQuery, ctx)
-    const contentType = String(response.headers['content-type'] ?? 'application/json')
-    if (response.statusCode >= 200 && response.statusCode < 300) {
-      if (read.kind !== 'list' || !deps.config.authProperties) return { status: response.statusCode, contentType, body: response.body }
-      const text = await response.body.text().catch((error: unknown) => {
-        throw bodyFailure(deps, read, error)
-      })
-      let page: unknown
-      try {
-        page = JSON.parse(text)
-      } catch {
-        page = undefined
-      }
-      const merged = await mergeAuthProperties(deps, page, ctx)
-      return { status: response.statusCode, contentType, body: Buffer.from(merged === undefined ? text : JSON.stringify(merged)) }
+  const response = await deps.crud.users.proxyRead(suffixOf(read), rawQuery, ctx)
+  const contentType = String(response.headers['content-type'] ?? 'application/json')
+  if (response.statusCode >= 200 && response.statusCode < 300) {
+    if (read.kind !== 'list' || !deps.config.authProperties) return { status: response.statusCode, contentType, body: response.body }
+    const text = await response.body.text().catch((error: unknown) => {
+      throw bodyFailure(deps, read, error)
+    })
+    let page: unknown
+    try {
+      page = JSON.parse(text)
+    } catch {
+      page = undefined
     }
-    const upstream = (await response.body.json().catch(() => undefined)) as { message?: unknown } | undefined
-    if (response.statusCode === 404 && read.kind === 'one') throw new HttpError(404, `User ${read.id} not found`)
-    // A query the CRUD refuses is the caller's: its message names the offending parameter.
-    if (response.statusCode === 400 && typeof upstream?.message === 'string') throw new HttpError(400, upstream.message)
-    ctx.log.debug({ peer: 'CRUD', route: routeOf(deps, read), statusCode: response.statusCode, upstreamBody: upstream }, 'peer error body')
-    throw new UpstreamError('CRUD', 'GET', routeOf(deps, read), response.statusCode, undefined, upstream)
-  } catch (error) {
-    throw userOperationError(error, 'retrieving', [])
+    const merged = await mergeAuthProperties(deps, page, ctx)
+    return { status: response.statusCode, contentType, body: Buffer.from(merged === undefined ? text : JSON.stringify(merged)) }
   }
+  const upstream = (await response.body.json().catch(() => undefined)) as { message?: unknown } | undefined
+  if (response.statusCode === 404 && read.kind === 'one') throw new HttpError(404, `User ${read.id} not found`, 'UMS_USER_NOT_FOUND')
+  // A query the CRUD refuses is the caller's: its message names the offending parameter.
+  if (response.statusCode === 400 && typeof upstream?.message === 'string') throw new HttpError(400, upstream.message, 'UMS_INVALID_QUERY')
+  ctx.log.debug({ peer: 'CRUD', route: routeOf(deps, read), statusCode: response.statusCode, upstreamBody: upstream }, 'peer error body')
+  throw new UpstreamError('CRUD', 'GET', routeOf(deps, read), response.statusCode, undefined, upstream)
 }

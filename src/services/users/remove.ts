@@ -4,10 +4,10 @@
 // idempotent, so calling again after a partial failure resumes from where the user was left.
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument, CrudState } from '../../clients/crud.js'
-import { UpstreamError, notFound, userOperationError } from '../../errors.js'
+import { UpstreamError, notFound } from '../../errors.js'
 import { expirationOf, type UsersDeps } from './context.js'
 
-/** Source states the CRUD's `POST /state` accepts per target (crud-service.md §3.4). */
+/** Source states the CRUD's `POST /state` accepts per target (its transition table). */
 export const STATE_SOURCES: Record<CrudState, CrudState[]> = {
   PUBLIC: ['DRAFT'],
   DRAFT: ['PUBLIC', 'TRASH'],
@@ -63,24 +63,20 @@ async function abortPendingExpiry(deps: UsersDeps, user: StoredUser, ctx: CallCo
  * delete the auth user; then delete the document and abort a pending expiry timer.
  */
 export async function deleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
-  try {
-    const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
-    if (!user) throw notFound(`User ${userId} not found`)
-    const authUserId = authIdOf(user)
-    if (authUserId) {
-      await blockAuthUser(deps, authUserId, ctx)
-      if (deps.config.authHardDelete) {
-        // Only a DELETED document may point at an auth user that is gone: should the CRUD delete
-        // fail after the auth delete, the user is left DELETED and a retry finishes the job.
-        await moveToDeleted(deps, user, ctx)
-        await deps.auth.deleteUser(authUserId, ctx)
-      }
+  const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
+  if (!user) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
+  const authUserId = authIdOf(user)
+  if (authUserId) {
+    await blockAuthUser(deps, authUserId, ctx)
+    if (deps.config.authHardDelete) {
+      // Only a DELETED document may point at an auth user that is gone: should the CRUD delete
+      // fail after the auth delete, the user is left DELETED and a retry finishes the job.
+      await moveToDeleted(deps, user, ctx)
+      await deps.auth.deleteUser(authUserId, ctx)
     }
-    await deps.crud.users.deleteById(userId, ctx)
-    await abortPendingExpiry(deps, user, ctx)
-  } catch (error) {
-    throw userOperationError(error, 'deleting', [400])
   }
+  await deps.crud.users.deleteById(userId, ctx)
+  await abortPendingExpiry(deps, user, ctx)
 }
 
 /**
@@ -150,18 +146,14 @@ export async function changeUsersState(
   ctx: CallContext,
 ): Promise<number> {
   let changed = 0
-  try {
-    for (const { filter, stateTo } of commands) {
-      const users = await usersMatching(deps, filter, STATE_SOURCES[stateTo], ctx)
-      await forEachLimited(users, STATE_CHANGE_CONCURRENCY, async (user) => {
-        await moveUser(deps, user, stateTo, ctx)
-        changed += 1
-      })
-    }
-    return changed
-  } catch (error) {
-    throw userOperationError(error, 'changing state of', [400])
+  for (const { filter, stateTo } of commands) {
+    const users = await usersMatching(deps, filter, STATE_SOURCES[stateTo], ctx)
+    await forEachLimited(users, STATE_CHANGE_CONCURRENCY, async (user) => {
+      await moveUser(deps, user, stateTo, ctx)
+      changed += 1
+    })
   }
+  return changed
 }
 
 /**
@@ -170,15 +162,11 @@ export async function changeUsersState(
  * failure resumes from the state the user was left in.
  */
 export async function softDeleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
-  try {
-    const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
-    if (!user) throw notFound(`User ${userId} not found`)
-    const authUserId = authIdOf(user)
-    if (authUserId) await blockAuthUser(deps, authUserId, ctx)
-    await moveToDeleted(deps, user, ctx)
-    if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
-    await abortPendingExpiry(deps, user, ctx)
-  } catch (error) {
-    throw userOperationError(error, 'soft deleting', [400])
-  }
+  const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
+  if (!user) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
+  const authUserId = authIdOf(user)
+  if (authUserId) await blockAuthUser(deps, authUserId, ctx)
+  await moveToDeleted(deps, user, ctx)
+  if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+  await abortPendingExpiry(deps, user, ctx)
 }

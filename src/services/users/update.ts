@@ -4,7 +4,7 @@
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument } from '../../clients/crud.js'
 import type { AuthUserChanges } from '../../auth-providers/provider.js'
-import { badRequest, notFound, userOperationError } from '../../errors.js'
+import { badRequest, notFound } from '../../errors.js'
 import { Rollback } from '../rollback.js'
 import {
   PATCH_OPERATORS,
@@ -35,7 +35,7 @@ function authChanges(before: CrudDocument, after: Record<string, unknown>): { ap
   for (const field of ['email', 'username'] as const) {
     if (sameValue(before[field], after[field])) continue
     const value = after[field]
-    if (typeof value !== 'string') throw badRequest(`${field} cannot be removed from a user of the auth service`)
+    if (typeof value !== 'string') throw badRequest(`${field} cannot be removed from a user of the auth service`, 'UMS_INVALID_UPDATE')
     apply[field] = value
     // A value the CRUD did not have cannot be put back (the auth service has no "unset").
     const previous = before[field]
@@ -51,10 +51,16 @@ function authChanges(before: CrudDocument, after: Record<string, unknown>): { ap
   return { apply, restore }
 }
 
+const OPERATOR_LIST = `${PATCH_OPERATORS.slice(0, -1).join(', ')} or ${PATCH_OPERATORS[PATCH_OPERATORS.length - 1]}`
+
 function validatePatchShape(patch: UserPatch): void {
-  for (const key of Object.keys(patch)) {
-    if (!(PATCH_OPERATORS as readonly string[]).includes(key)) throw badRequest(`body.${key} is not a supported update operator`)
-    if (!isPlainObject(patch[key as keyof UserPatch])) throw badRequest(`body.${key} must be object`)
+  const keys = Object.keys(patch)
+  if (keys.length === 0) throw badRequest(`body must hold an update operator (${OPERATOR_LIST})`, 'UMS_INVALID_UPDATE')
+  for (const key of keys) {
+    // A bare field (`{"name": "x"}`) is the usual mistake: say that an operator was expected.
+    if (!key.startsWith('$')) throw badRequest(`body.${key} is not an update operator: expected ${OPERATOR_LIST}`, 'UMS_INVALID_UPDATE')
+    if (!(PATCH_OPERATORS as readonly string[]).includes(key)) throw badRequest(`body.${key} is not a supported update operator`, 'UMS_INVALID_UPDATE')
+    if (!isPlainObject(patch[key as keyof UserPatch])) throw badRequest(`body.${key} must be object`, 'UMS_INVALID_UPDATE')
   }
   const paths = patchedPaths(patch)
   assertClientWritable(paths, 'modified')
@@ -63,72 +69,66 @@ function validatePatchShape(patch: UserPatch): void {
   const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`)
   paths.forEach((path, index) => {
     const other = paths.slice(index + 1).find((candidate) => overlaps(path, candidate))
-    if (other !== undefined) throw badRequest(`body: the updates of ${path} and ${other} conflict`)
+    if (other !== undefined) throw badRequest(`body: the updates of ${path} and ${other} conflict`, 'UMS_INVALID_UPDATE')
   })
 }
 
 export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatch, ctx: CallContext): Promise<CrudDocument> {
   validatePatchShape(patch)
   const { crud, auth, timer, config } = deps
-  let authUserId: string | undefined
-  const rollback = new Rollback(ctx.log, () => ({ userId, authUserId }))
-  try {
-    const before = await crud.users.getById<CrudDocument>(userId, ctx)
-    if (!before) throw notFound(`User ${userId} not found`)
-    authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
+  const rollback = new Rollback(ctx.log, { userId })
+  const before = await crud.users.getById<CrudDocument>(userId, ctx)
+  if (!before) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
+  const authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
+  rollback.ids.authUserId = authUserId
 
-    const after = applyPatch(before, patch)
-    if (typeof after.userGroup !== 'string' || after.userGroup === '') throw badRequest('body.userGroup must be a non-empty string')
-    const group = await deps.groups.get(after.userGroup, ctx)
-    const problem = group.validate(after)
-    if (problem) throw badRequest(problem)
+  const after = applyPatch(before, patch)
+  if (typeof after.userGroup !== 'string' || after.userGroup === '') throw badRequest('body.userGroup must be a non-empty string', 'UMS_INVALID_UPDATE')
+  const group = await deps.groups.get(after.userGroup, ctx)
+  const problem = group.validate(after)
+  if (problem) throw badRequest(problem, 'UMS_GROUP_SCHEMA_MISMATCH')
 
-    const changes = authUserId ? authChanges(before, after) : { apply: {}, restore: {} }
-    const oldExpiration = expirationOf(before.expirationDate)
-    const newExpiration = expirationOf(after.expirationDate)
-    const expirationChanged = timer !== undefined && oldExpiration?.getTime() !== newExpiration?.getTime()
-    const oldExpirationId = typeof before.expirationId === 'string' ? before.expirationId : undefined
+  const changes = authUserId ? authChanges(before, after) : { apply: {}, restore: {} }
+  const oldExpiration = expirationOf(before.expirationDate)
+  const newExpiration = expirationOf(after.expirationDate)
+  const expirationChanged = timer !== undefined && oldExpiration?.getTime() !== newExpiration?.getTime()
+  const oldExpirationId = typeof before.expirationId === 'string' ? before.expirationId : undefined
 
-    return await rollback.guard(async () => {
-      const blocking = changes.apply.blocked === true
-      const syncAuth = async () => {
-        if (!authUserId || Object.keys(changes.apply).length === 0) return
-        const id = authUserId
-        await auth.updateUser(id, changes.apply, ctx)
-        if (Object.keys(changes.restore).length > 0) rollback.add('restore the auth user', () => auth.updateUser(id, changes.restore, ctx))
-      }
-      // Blocking removes access: it happens before the CRUD says so.
-      if (blocking) await syncAuth()
+  return rollback.guard(async () => {
+    const blocking = changes.apply.blocked === true
+    const syncAuth = async () => {
+      if (!authUserId || Object.keys(changes.apply).length === 0) return
+      await auth.updateUser(authUserId, changes.apply, ctx)
+      if (Object.keys(changes.restore).length > 0) rollback.add('restore the auth user', () => auth.updateUser(authUserId, changes.restore, ctx))
+    }
+    // Blocking removes access: it happens before the CRUD says so.
+    if (blocking) await syncAuth()
 
-      const crudPatch: UserPatch = structuredClone(patch)
-      if (expirationChanged) {
-        const expirationId = newExpiration ? await scheduleExpiry(deps, userId, newExpiration, ctx, rollback) : undefined
-        if (expirationId) crudPatch.$set = { ...crudPatch.$set, expirationId }
-        else if (oldExpirationId) crudPatch.$unset = { ...crudPatch.$unset, expirationId: true }
-      }
-      const updated = await crud.users.patchById<CrudDocument>(userId, crudPatch, ctx)
-      if (!updated) throw notFound(`User ${userId} not found`)
-      rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
+    const crudPatch: UserPatch = structuredClone(patch)
+    if (expirationChanged) {
+      const expirationId = newExpiration ? await scheduleExpiry(deps, userId, newExpiration, ctx, rollback) : undefined
+      if (expirationId) crudPatch.$set = { ...crudPatch.$set, expirationId }
+      else if (oldExpirationId) crudPatch.$unset = { ...crudPatch.$unset, expirationId: true }
+    }
+    const updated = await crud.users.patchById<CrudDocument>(userId, crudPatch, ctx)
+    if (!updated) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
+    rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
 
-      if (!blocking) await syncAuth()
-      // The roles bound in Rönd are the ones the CRUD stored, not our prediction of them: the
-      // prediction ignores some MongoDB semantics ($push with $slice, $pull with a condition).
-      const newRoles = stringArray(updated.roles)
-      const rolesChanged = !sameValue(stringArray(before.roles), newRoles)
-      if (rolesChanged && authUserId && config.rondEnabled) {
-        const id = authUserId
-        await deps.rond.revokeSubject(id, ctx)
-        rollback.add('grant the previous roles again', async () => {
-          const previous = stringArray(before.roles)
-          if (previous.length > 0) await deps.rond.grantRoles(id, previous, ctx)
-        })
-        await grantRoles(deps, id, newRoles, ctx, rollback)
-      }
-      // The old timer goes last: until the change has fully succeeded it must still fire.
-      if (expirationChanged && oldExpirationId && timer) await timer.abort(oldExpirationId, ctx)
-      return updated
-    })
-  } catch (error) {
-    throw userOperationError(error, 'updating', [400, 409])
-  }
+    if (!blocking) await syncAuth()
+    // The roles bound in Rönd are the ones the CRUD stored, not our prediction of them: the
+    // prediction ignores some MongoDB semantics ($push with $slice, $pull with a condition).
+    const newRoles = stringArray(updated.roles)
+    const rolesChanged = !sameValue(stringArray(before.roles), newRoles)
+    if (rolesChanged && authUserId && config.rondEnabled) {
+      await deps.rond.revokeSubject(authUserId, ctx)
+      rollback.add('grant the previous roles again', async () => {
+        const previous = stringArray(before.roles)
+        if (previous.length > 0) await deps.rond.grantRoles(authUserId, previous, ctx)
+      })
+      await grantRoles(deps, authUserId, newRoles, ctx, rollback)
+    }
+    // The old timer goes last: until the change has fully succeeded it must still fire.
+    if (expirationChanged && oldExpirationId && timer) await timer.abort(oldExpirationId, ctx)
+    return updated
+  })
 }
