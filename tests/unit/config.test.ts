@@ -198,3 +198,22 @@ describe('job store configuration', () => {
     await expect(load(env)).rejects.toThrow(pattern)
   })
 })
+
+describe('platform operation variables', () => {
+  it('defaults to metrics and documentation on, tracing off and no prefix', async () => {
+    expect(await load({})).toMatchObject({ servicePrefix: '', exposeMetrics: true, exposeDocumentation: true, enableTracing: false })
+  })
+
+  it.each([
+    ['/', ''],
+    ['/ums', '/ums'],
+    ['/ums/', '/ums'],
+    ['/v1/user-manager', '/v1/user-manager'],
+  ])('accepts SERVICE_PREFIX %s', async (value, prefix) => {
+    expect((await load({ SERVICE_PREFIX: value })).servicePrefix).toBe(prefix)
+  })
+
+  it.each(['ums', '/UMS', '/ums_v1', '//', '/ums//x', ''])('stops on SERVICE_PREFIX %j, naming it', async (value) => {
+    await expect(load({ SERVICE_PREFIX: value })).rejects.toThrow(/SERVICE_PREFIX/)
+  })
+})
