@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { DestinationStream } from 'pino'
 import type { Config } from './config.js'
 import { PeerClient, type CallContext } from './clients/http.js'
@@ -23,6 +24,8 @@ import { changePasswordBulkJob } from './services/change-password-bulk/index.js'
 import { bulkActivationJob } from './services/bulk-activation/index.js'
 import { GroupSchemaCache } from './services/group-schemas.js'
 import { errorBodySchema } from './routes/schemas.js'
+import { registerMetrics } from './metrics.js'
+import { registerRequestTracing, requestTraceContext, startTracing, type TracingOptions } from './tracing.js'
 
 export interface Peers {
   crud: CrudClient
@@ -38,6 +41,8 @@ export interface BuildOptions {
   peers?: Peers
   /** Log destination (tests capture log lines with it). */
   logStream?: DestinationStream
+  /** With ENABLE_TRACING: where spans go instead of the OTEL_TRACES_EXPORTER exporters (tests). */
+  spanProcessors?: TracingOptions['spanProcessors']
 }
 
 export interface PackageInfo {
@@ -62,11 +67,11 @@ declare module 'fastify' {
 }
 
 export function createPeers(config: Config): Peers {
-  const timeoutMs = config.upstreamTimeoutMs
-  const crudHttp = new PeerClient('CRUD', config.services.crud, { timeoutMs })
-  const authHttp = new PeerClient('AUTH', config.services.auth, { timeoutMs })
-  const rondHttp = new PeerClient('ROND', config.services.rond, { timeoutMs })
-  const timerHttp = config.services.timer ? new PeerClient('TIMER', config.services.timer, { timeoutMs }) : undefined
+  const options = { timeoutMs: config.upstreamTimeoutMs, traced: config.enableTracing }
+  const crudHttp = new PeerClient('CRUD', config.services.crud, options)
+  const authHttp = new PeerClient('AUTH', config.services.auth, options)
+  const rondHttp = new PeerClient('ROND', config.services.rond, options)
+  const timerHttp = config.services.timer ? new PeerClient('TIMER', config.services.timer, options) : undefined
   return {
     crud: new CrudClient(crudHttp, config.endpoints),
     auth: createAuthProvider(config.authModule, { config, http: authHttp }),
@@ -89,16 +94,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: 16 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   })
+  // Before any hook or route, and long before listen: no request can come before the SDK runs.
+  const stopTracing = config.enableTracing
+    ? await startTracing({ serviceName: PACKAGE.name, serviceVersion: PACKAGE.version, spanProcessors: options.spanProcessors, log: app.log })
+    : undefined
 
   const peers = options.peers ?? createPeers(config)
   app.decorate('config', config)
   app.decorate('peers', peers)
   app.decorateRequest('callContext', null as unknown as CallContext)
+  // The first hook: the request's span covers the others.
+  if (config.enableTracing) registerRequestTracing(app)
   app.addHook('onRequest', async (request: FastifyRequest) => {
     request.callContext = {
       forwarded: platformForwardedHeaders(request.headers, config.headerKeys, config.additionalHeadersToProxy),
       incoming: request.headers,
       log: request.log,
+      traceContext: requestTraceContext(request),
     }
   })
   registerRequestLogging(app)
@@ -122,37 +134,44 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send(routeNotFound(request))
   })
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: PACKAGE.name, description: PACKAGE.description, version: PACKAGE.version },
-    },
-    // Shared schemas keep their own name in the document (`ErrorBody`, not `def-0`).
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
-  })
+  // Registered before the routes, whose schemas it collects; never under the service prefix.
+  if (config.exposeDocumentation) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: { title: PACKAGE.name, description: PACKAGE.description, version: PACKAGE.version },
+      },
+      // Shared schemas keep their own name in the document (`ErrorBody`, not `def-0`).
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },
+    })
+    // /documentation/json and /yaml, the UI at /documentation and /documentation/, its assets under /documentation/static.
+    await app.register(fastifySwaggerUi, { routePrefix: '/documentation' })
+  }
   app.addSchema(errorBodySchema)
-
-  app.get('/documentation/json', { schema: { hide: true } }, async () => app.swagger())
-  app.get('/documentation/yaml', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('application/x-yaml').send(app.swagger({ yaml: true })),
-  )
+  // After the documentation plugin, which lists it; before the routes whose HTTP metrics it records.
+  if (config.exposeMetrics) await registerMetrics(app)
 
   const jobEngine = await createJobEngine(config, app.log)
   jobEngine.define(changePasswordBulkJob({ crud: peers.crud, auth: peers.auth, ratePerSecond: config.changePasswordRatePerSecond }))
   jobEngine.define(bulkActivationJob({ crud: peers.crud, auth: peers.auth, polling: config.auth0JobPollingInterval }))
   app.decorate('jobEngine', jobEngine)
   app.addHook('onReady', async () => jobEngine.start())
-  // One hook, in order: running jobs stop (and checkpoint) while the peers can still be called.
+  // One hook, in order: running jobs stop (and checkpoint) while the peers can still be called;
+  // the spans of their last calls are flushed after.
   app.addHook('onClose', async () => {
     await jobEngine.close()
     if (!options.peers) await peers.close?.()
+    await stopTracing?.()
   })
   await app.register(statusRoutes, { packageInfo: PACKAGE, readinessChecks: [() => jobEngine.unavailableReason()] })
-  await app.register(authRoutes)
-  const groups = new GroupSchemaCache(peers.crud.umsConfig)
-  await app.register(userRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
-  await app.register(jobRoutes, { config, engine: jobEngine })
-  await app.register(importRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
+  // The API goes under SERVICE_PREFIX; the status routes and the documentation stay at the root.
+  await app.register(async (service) => {
+    await service.register(authRoutes)
+    const groups = new GroupSchemaCache(peers.crud.umsConfig)
+    await service.register(userRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
+    await service.register(jobRoutes, { config, engine: jobEngine })
+    await service.register(importRoutes, { config, crud: peers.crud, auth: peers.auth, rond: peers.rond, timer: peers.timer, groups })
+  }, { prefix: config.servicePrefix })
 
   return app
 }

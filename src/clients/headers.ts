@@ -5,8 +5,14 @@ import type { PlatformHeaderKeys } from '../config.js'
 
 export type HeaderMap = Record<string, string>
 
-/** Copied to every peer when present (group 2 of the platform convention). */
-export const TRACING_HEADERS = ['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'] as const
+/** The W3C trace context: forwarded as received while tracing is off, rewritten for each peer call's span when on. */
+export const W3C_TRACE_HEADERS = ['traceparent', 'tracestate'] as const
+
+/**
+ * Copied to every peer when present (group 2 of the platform convention), plus the W3C trace
+ * context, so that a caller's trace reaches the peers whether or not ums traces itself.
+ */
+export const TRACING_HEADERS = ['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', ...W3C_TRACE_HEADERS] as const
 
 /** End-user credentials the auth service needs on session calls (login, refresh, userinfo). */
 export const SESSION_CREDENTIAL_HEADERS = ['cookie', 'authorization', 'client-key'] as const

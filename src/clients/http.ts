@@ -1,18 +1,25 @@
 // The shared HTTP layer: one pooled keep-alive undici Pool per peer, a per-call timeout, the
-// forwarded headers, JSON in/out, and every failure turned into an UpstreamError.
+// forwarded headers, JSON in/out, and every failure turned into an UpstreamError. Every peer call
+// passes here, so each one is measured (ums_peer_request_duration_seconds) and, with tracing on,
+// gets its client span here.
 import type { IncomingHttpHeaders } from 'node:http'
 import { Pool, errors as undiciErrors, type Dispatcher, type FormData } from 'undici'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Context } from '@opentelemetry/api'
 import { UpstreamError, type PeerService } from '../errors.js'
+import { observePeerCall, type TransportOutcome } from '../metrics.js'
+import { startPeerSpan } from '../tracing.js'
 import type { HeaderMap } from './headers.js'
 
-/** What a client needs from the incoming request: headers to forward and a request logger. */
+/** What a client needs from the incoming request: headers to forward, a request logger, the trace. */
 export interface CallContext {
   /** The platform header set of the incoming request (see headers.ts). */
   forwarded: HeaderMap
   /** The incoming request headers, for call-specific forwarding (credentials, ACLs). */
   incoming: IncomingHttpHeaders
   log: FastifyBaseLogger
+  /** The request's server span, parent of the peer calls' spans; absent with tracing off and in jobs. */
+  traceContext?: Context | undefined
 }
 
 export type QueryValue = string | number | boolean | undefined
@@ -45,6 +52,8 @@ export interface PeerResponse<T = unknown> {
 export interface PeerClientOptions {
   timeoutMs: number
   connections?: number
+  /** ENABLE_TRACING: each call gets a client span (once the SDK runs). */
+  traced?: boolean
 }
 
 function buildQuery(query: PeerRequest['query']): string {
@@ -63,8 +72,8 @@ class DeadlineError extends Error {
   override name = 'TimeoutError'
 }
 
-/** Why a call failed below HTTP: the one wording of timeouts, refused and reset connections. */
-export function transportReason(error: unknown, timeoutMs: number): string {
+/** How a call failed below HTTP: timed out, refused, reset, or anything else (`error`). */
+export function transportOutcome(error: unknown): TransportOutcome {
   const name = (error as { name?: string }).name
   if (
     name === 'TimeoutError' ||
@@ -74,11 +83,21 @@ export function transportReason(error: unknown, timeoutMs: number): string {
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
   ) {
-    return `timeout after ${timeoutMs} ms`
+    return 'timeout'
   }
   const code = (error as { code?: string }).code
-  if (code === 'ECONNREFUSED') return 'connection refused'
-  if (code === 'ECONNRESET' || error instanceof undiciErrors.SocketError) return 'connection reset'
+  if (code === 'ECONNREFUSED') return 'refused'
+  if (code === 'ECONNRESET' || error instanceof undiciErrors.SocketError) return 'reset'
+  return 'error'
+}
+
+/** Why a call failed below HTTP: the one wording of timeouts, refused and reset connections. */
+export function transportReason(error: unknown, timeoutMs: number): string {
+  const outcome = transportOutcome(error)
+  if (outcome === 'timeout') return `timeout after ${timeoutMs} ms`
+  if (outcome === 'refused') return 'connection refused'
+  if (outcome === 'reset') return 'connection reset'
+  const code = (error as { code?: string }).code
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found'
   return code ?? (error instanceof Error ? error.message : 'unknown error')
 }
@@ -147,11 +166,21 @@ export class PeerClient {
     return { headers, body }
   }
 
-  /** Sends the call and returns the raw undici answer (body not consumed); transport errors mapped. */
+  /**
+   * Sends the call and returns the raw undici answer (body not consumed); transport errors mapped.
+   * The call is measured, and its span ended, when its body is done: a streamed body counts too.
+   */
   async dispatch(request: PeerRequest, ctx: CallContext): Promise<Dispatcher.ResponseData> {
     const { headers, body } = this.buildHeaders(request, ctx)
     const path = `${this.basePath}${request.path}${buildQuery(request.query)}`
     const started = performance.now()
+    const endSpan = this.options.traced
+      ? startPeerSpan({ peer: this.service, method: request.method, route: request.route, baseUrl: this.baseUrl }, ctx.traceContext, headers)
+      : undefined
+    const finish = (outcome: number | TransportOutcome) => {
+      observePeerCall(this.service, request.method, request.route, outcome, (performance.now() - started) / 1000)
+      endSpan?.(outcome)
+    }
     try {
       // undici's own timeouts tick in coarse steps; this deadline is exact. It covers the answer
       // and its body, and is cleared as soon as the body is done (no timer left per request).
@@ -165,13 +194,22 @@ export class PeerClient {
         clearTimeout(deadline)
         throw error
       }
-      response.body.once('close', () => clearTimeout(deadline))
+      // Whoever reads the body gets its error too; this listener only records how the call ended.
+      let bodyError: unknown
+      response.body.on('error', (error: unknown) => {
+        bodyError ??= error
+      })
+      response.body.once('close', () => {
+        clearTimeout(deadline)
+        finish(bodyError === undefined ? response.statusCode : transportOutcome(bodyError))
+      })
       ctx.log.debug(
         { peer: this.service, method: request.method, route: request.route, statusCode: response.statusCode, responseTime: performance.now() - started },
         'peer call',
       )
       return response
     } catch (error) {
+      finish(transportOutcome(error))
       const reason = transportReason(error, this.options.timeoutMs)
       ctx.log.debug({ peer: this.service, method: request.method, route: request.route, reason }, 'peer call failed')
       throw new UpstreamError(this.service, request.method, request.route, undefined, reason)

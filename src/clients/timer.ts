@@ -1,6 +1,7 @@
 // Timer Service client (contracts/timer-service.md §2, §3): schedule a REST callback, abort it.
 import type { CallContext, PeerClient } from './http.js'
 import type { HeaderMap } from './headers.js'
+import { traceHeaders } from '../tracing.js'
 
 export interface RestCallback {
   method: 'post' | 'put' | 'patch' | 'get' | 'delete'
@@ -17,7 +18,10 @@ export class TimerClient {
     private readonly applicantService: string,
   ) {}
 
-  /** Schedules `callback` at `expiresAt` (clamped to now when in the past); returns the expiration id. */
+  /**
+   * Schedules `callback` at `expiresAt` (clamped to now when in the past); returns the expiration
+   * id. The callback also replays the request's trace headers, so that it joins the caller's trace.
+   */
   async schedule(expiresAt: Date, callback: RestCallback, ctx: CallContext, now = new Date()): Promise<string> {
     const protocol = callback.target.protocol.replace(/:$/, '')
     const outputMode: Record<string, unknown> = {
@@ -26,7 +30,7 @@ export class TimerClient {
       protocol,
       hostname: callback.target.hostname,
       path: `${callback.target.pathname.replace(/\/+$/, '')}${callback.path}`,
-      headers: callback.headers,
+      headers: { ...callback.headers, ...traceHeaders(ctx) },
     }
     if (callback.target.port !== '') outputMode.port = Number(callback.target.port)
     const response = await this.http.call<{ expirationId: string }>(

@@ -8,6 +8,7 @@ import { hostname } from 'node:os'
 import { Agenda, type AgendaBackend, type Job } from 'agenda'
 import type { FastifyBaseLogger } from 'fastify'
 import { jobStoreUnavailable, newJobRecord, runJob, type JobDefinition, type JobEngine } from './engine.js'
+import { declareJobKind } from '../metrics.js'
 import type { DurableJobStore, JobKind, JobRecord, JobStore } from './store.js'
 
 /** Store check while it is up, and reconnection attempts while it is down. */
@@ -20,7 +21,7 @@ const PURGE_INTERVAL_MS = 60_000
 /** How long SIGTERM waits for running jobs to checkpoint before closing anyway. */
 const HAND_OVER_TIMEOUT_MS = 15_000
 /** Jobs of one kind a replica runs at once (activation jobs mostly wait for Auth0). */
-const CONCURRENCY: Record<JobKind, number> = { 'bulk-activation': 10, 'change-password': 1 }
+const CONCURRENCY: Record<JobKind, number> = { 'bulk-activation': 10, 'change-password': 1, reconcile: 1 }
 
 export interface AgendaJobEngineOptions {
   durable: DurableJobStore
@@ -126,6 +127,7 @@ export class AgendaJobEngine implements JobEngine {
       lockLimit: concurrency,
       lockLifetime: this.lockLifetimeMs,
     })
+    declareJobKind(definition.kind)
   }
 
   async start(): Promise<void> {

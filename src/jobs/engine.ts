@@ -2,10 +2,16 @@
 // each step so that a run that stops (shutdown, crash, lost store) resumes where it left off.
 // Two engines share this contract and the run below: the in-memory one (one process) and the
 // Agenda one (a shared store, any number of replicas; agenda-engine.ts).
+//
+// `ums_jobs` shows what one replica holds: the jobs running in this process (each job runs on one
+// replica at a time, so the sum over the replicas is the jobs running anywhere) and, with the
+// in-memory engine, those queued here behind a job of the same kind. Jobs waiting in a shared
+// store belong to no replica yet and are not counted.
 import { v4 as uuidv4 } from 'uuid'
 import type { FastifyBaseLogger } from 'fastify'
 import { HttpError } from '../errors.js'
 import { JOB_STORE_UNAVAILABLE } from '../error-codes.js'
+import { declareJobKind, jobEntered, jobLeft } from '../metrics.js'
 import type { MemoryJobStore } from './memory-store.js';
 import { JobStoreFullError } from './memory-store.js'
 import type { JobKind, JobRecord, JobStore } from './store.js'
@@ -110,9 +116,24 @@ export type RunResult = 'finished' | 'interrupted' | 'gone'
 /**
  * One run of a job: loads its input and journal, calls the handler, and writes its end. Never
  * throws. `gone`: the job already ended or is unknown. `interrupted`: it must run again later (the
- * handler stopped early, or the store failed a write).
+ * handler stopped early, or the store failed a write). Counted as running in `ums_jobs` meanwhile.
  */
 export async function runJob(
+  store: JobStore,
+  definition: JobDefinition<unknown, unknown>,
+  jobId: string,
+  signal: AbortSignal,
+  log: FastifyBaseLogger,
+): Promise<RunResult> {
+  jobEntered(definition.kind, 'running')
+  try {
+    return await runOnce(store, definition, jobId, signal, log)
+  } finally {
+    jobLeft(definition.kind, 'running')
+  }
+}
+
+async function runOnce(
   store: JobStore,
   definition: JobDefinition<unknown, unknown>,
   jobId: string,
@@ -196,6 +217,7 @@ export class InMemoryJobEngine implements JobEngine {
   define<Input, Result>(definition: JobDefinition<Input, Result>): void {
     // The engine hands back the input the route stored for this kind.
     this.definitions.set(definition.kind, definition as unknown as JobDefinition<unknown, unknown>)
+    declareJobKind(definition.kind)
   }
 
   async start(): Promise<void> {}
@@ -224,7 +246,11 @@ export class InMemoryJobEngine implements JobEngine {
     }
     let running: Promise<unknown>
     if (definition.exclusive) {
-      running = (this.exclusiveTails.get(kind) ?? Promise.resolve()).then(run)
+      jobEntered(kind, 'queued')
+      running = (this.exclusiveTails.get(kind) ?? Promise.resolve()).then(() => {
+        jobLeft(kind, 'queued')
+        return run()
+      })
       this.exclusiveTails.set(kind, running)
     } else {
       running = run()

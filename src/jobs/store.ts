@@ -3,7 +3,7 @@
 // implementation per backend: memory (one process), PostgreSQL, Redis and MongoDB.
 import type { AgendaBackend } from 'agenda'
 
-export type JobKind = 'bulk-activation' | 'change-password'
+export type JobKind = 'bulk-activation' | 'change-password' | 'reconcile'
 export type JobStatus = 'pending' | 'completed' | 'failed'
 
 export interface JobProgress {

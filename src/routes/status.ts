@@ -57,7 +57,8 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
 
   app.get('/-/check-up', routeOptions('checkUp', 'Health of the peers and of the job store: 503 naming the unhealthy ones'), async (request, reply) => {
     const { crud, auth, rond, timer } = app.peers
-    const ctx: CallContext = { forwarded: {}, incoming: {}, log: request.log }
+    // No forwarded headers: a health check speaks for ums, not for the caller; its spans still join the request's.
+    const ctx: CallContext = { forwarded: {}, incoming: {}, log: request.log, traceContext: request.callContext.traceContext }
     const checks: Array<[string, () => Promise<void>]> = [
       ['crud', () => crud.checkHealth(ctx)],
       ['auth', () => auth.checkHealth(ctx)],

@@ -64,9 +64,10 @@ emulators on 127.0.0.1 (test doubles, not production services):
   Timer Service ${stack.timer.url}   GET /__emulator/timers, POST /__emulator/timers/<id>/fire
 
 Try it (README has the whole walkthrough):
-  curl -s -X POST ${base}/oauth/token -H 'content-type: application/json' \\
+  curl -s -X POST ${base}${stack.config.servicePrefix}/oauth/token -H 'content-type: application/json' \\
     -d '{"username":"${DEMO_USER.username}","password":"${DEMO_USER.password}"}'
   curl -s ${base}/documentation/json
+Swagger UI: ${base}/documentation/ in a browser
 
 Ctrl-C stops everything.`)
 }

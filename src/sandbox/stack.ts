@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { loadConfig, type Config } from '../config.js'
-import { buildApp } from '../app.js'
+import { buildApp, type BuildOptions } from '../app.js'
 import { CrudEmulator } from './crud-emulator.js'
 import { Auth0ClientEmulator, type Auth0EmulatorOptions } from './auth0-emulator.js'
 import { RondEmulator } from './rond-emulator.js'
@@ -34,6 +34,8 @@ export interface StackOptions {
   emulatorPorts?: { crud: number; auth: number; rond: number; timer: number }
   /** Peers ums is pointed at a closed loopback port for, so every call to them is refused. */
   unreachable?: Array<'crud' | 'auth' | 'rond' | 'timer'>
+  /** With ENABLE_TRACING: where ums's spans go (tests pass an in-memory exporter's processor). */
+  spanProcessors?: BuildOptions['spanProcessors']
 }
 
 const PEER_VARIABLES = { crud: 'CRUD_SERVICE', auth: 'AUTH_SERVICE', rond: 'ROND_SERVICE', timer: 'TIMER_SERVICE' } as const
@@ -132,7 +134,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const host = options.host ?? '127.0.0.1'
   const port = options.port ?? (await freePort())
   const config = await loadConfig({ ...stackEnv(emulators.urls, port), ...options.env, ...refused }, { useProcessEnv: false })
-  const app = await buildApp(config, options.logStream ? { logStream: options.logStream } : {})
+  const app = await buildApp(config, {
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
+  })
   await app.listen({ host, port })
 
   return {

@@ -1,6 +1,8 @@
 // Undo steps of a multi-step change, run newest first when a later step fails. A failed undo is
-// logged at error level with the ids involved and does not stop the other undos.
+// logged at error level with the ids involved and does not stop the other undos. Each rollback is
+// counted (ums_rollbacks_total) by operation and result, `undo_failed` being what pages an operator.
 import type { FastifyBaseLogger } from 'fastify'
+import { countRollback } from '../metrics.js'
 
 export class Rollback {
   private readonly undos: Array<{ step: string; run: () => Promise<unknown> }> = []
@@ -10,7 +12,12 @@ export class Rollback {
    */
   readonly ids: Record<string, string | undefined>
 
+  /**
+   * `operation` names the change in the metrics: the operationId of its route (`createUser`,
+   * `updateUser`...) or the job kind, never anything about the user.
+   */
   constructor(
+    private readonly operation: string,
     private readonly log: FastifyBaseLogger,
     ids: Record<string, string | undefined> = {},
   ) {
@@ -21,14 +28,20 @@ export class Rollback {
     this.undos.push({ step, run })
   }
 
+  /** Runs the undos registered so far; a failure before any step wrote something is not a rollback. */
   async run(): Promise<void> {
-    for (const undo of this.undos.splice(0).reverse()) {
+    const undos = this.undos.splice(0).reverse()
+    if (undos.length === 0) return
+    let failed = false
+    for (const undo of undos) {
       try {
         await undo.run()
       } catch (error) {
+        failed = true
         this.log.error({ err: error, undoStep: undo.step, ...this.ids }, 'rollback step failed: manual cleanup needed')
       }
     }
+    countRollback(this.operation, failed ? 'undo_failed' : 'undone')
   }
 
   /** Runs `work`; on failure undoes every registered step, then rethrows the original error. */

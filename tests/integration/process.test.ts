@@ -57,6 +57,13 @@ describe('process start-up', () => {
     expect(stderr).toContain('RANDOM_PWD_LENGTH')
   })
 
+  it.each(['ums', '/UMS', '/ums_v1'])('stops with one clear line naming SERVICE_PREFIX when it is %j', async (prefix) => {
+    const { code, stderr, stdout } = await (await run({ ...REQUIRED, SERVICE_PREFIX: prefix })).exit
+    expect(code).toBe(1)
+    expect(stdout).toBe('')
+    expect(stderr.trim()).toBe(`invalid configuration: SERVICE_PREFIX must be / or lowercase a-z0-9- path segments such as /ums or /v1/users, got "${prefix}"`)
+  })
+
   it('stops naming the known modules when AUTH_MODULE is unknown', async () => {
     const { code, stderr } = await (await run({ ...REQUIRED, AUTH_MODULE: 'keycloak' })).exit
     expect(code).toBe(1)

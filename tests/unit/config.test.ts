@@ -217,3 +217,31 @@ describe('platform operation variables', () => {
     await expect(load({ SERVICE_PREFIX: value })).rejects.toThrow(/SERVICE_PREFIX/)
   })
 })
+
+describe('OpenTelemetry variables', () => {
+  it('accepts what the SDK reads', async () => {
+    await expect(
+      load({
+        ENABLE_TRACING: 'true',
+        OTEL_SERVICE_NAME: 'ums-eu',
+        OTEL_TRACES_EXPORTER: 'otlp,console',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_PROPAGATORS: 'tracecontext,baggage,b3',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+      }),
+    ).resolves.toMatchObject({ enableTracing: true })
+  })
+
+  it.each([
+    [{ OTEL_TRACES_EXPORTER: 'jaeger' }, /OTEL_TRACES_EXPORTER/],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http' }, /OTEL_EXPORTER_OTLP_PROTOCOL must be one of http\/protobuf, http\/json, grpc/],
+    [{ OTEL_PROPAGATORS: 'w3c' }, /OTEL_PROPAGATORS/],
+    [{ OTEL_TRACES_SAMPLER: 'sometimes' }, /OTEL_TRACES_SAMPLER must be one of/],
+    [{ OTEL_TRACES_SAMPLER_ARG: '2' }, /OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "2"/],
+    [{ OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' }, /OTEL_EXPORTER_OTLP_TIMEOUT/],
+  ])('rejects %j naming the variable', async (env, pattern) => {
+    await expect(load(env)).rejects.toThrow(pattern)
+  })
+})

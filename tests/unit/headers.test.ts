@@ -52,3 +52,10 @@ describe('platformForwardedHeaders', () => {
     expect(withoutAclHeaders({ acl_rows: '{}', acl_read_columns: 'a', cookie: 'x' })).toEqual({ cookie: 'x' })
   })
 })
+
+describe('W3C trace context', () => {
+  it('is forwarded as received, with or without the other headers', () => {
+    const incoming = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'vendor=1', baggage: 'k=v' }
+    expect(platformForwardedHeaders(incoming, KEYS, [])).toEqual({ traceparent: incoming.traceparent, tracestate: 'vendor=1' })
+  })
+})

@@ -1,6 +1,10 @@
 // `GET /users` of the Auth0 Client emulator: paging (`_l`, `_sk`),
 // field filters with wildcards, `connection`, `app_metadata.*`, the `_q` MongoDB-style filter
 // (equality and `$in`) and Auth0's search lag.
+//
+// A search still visits the users in insertion order, but cheaply enough for a tenant of 100,000
+// users read page by page: a `$in` of up to 100 values is one set lookup per user (see
+// `valueMatcher`), paths are split once per search, and the walk stops at the end of the page.
 import { MAX_IDS_PER_USERS_LOOKUP, USERS_FILTER_QUERY_PARAM } from '../../auth-providers/auth0-contract.js'
 import { miaError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
@@ -14,21 +18,41 @@ type Predicate = (user: StoredUser) => boolean
 
 const values = (value: QueryValue): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value])
 
-function readPath(profile: Auth0User, path: string): unknown {
+function readPath(profile: Auth0User, keys: readonly string[]): unknown {
   let current: unknown = profile
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (!isPlainObject(current)) return undefined
     current = current[key]
   }
   return current
 }
 
-function equalsValue(actual: unknown, expected: unknown, caseInsensitive: boolean): boolean {
-  if (Array.isArray(actual)) return actual.some((item) => equalsValue(item, expected, caseInsensitive))
-  if (caseInsensitive && typeof actual === 'string' && typeof expected === 'string') {
-    return actual.toLowerCase() === expected.toLowerCase()
+/**
+ * Whether a stored value equals one of `accepted`: an array matches when one of its items does;
+ * a string expected value matches the same string (in any case when `caseInsensitive` and the
+ * actual value is a string too) or any other present value whose text it is (`7` matches `'7'`);
+ * any other expected value matches only itself. The expected strings are put in a set once, so
+ * testing a user against a `$in` of 100 ids costs one lookup instead of 100 comparisons.
+ */
+function valueMatcher(accepted: readonly unknown[], caseInsensitive: boolean): (actual: unknown) => boolean {
+  const texts = new Set<string>()
+  const folded = new Set<string>()
+  const others: unknown[] = []
+  for (const expected of accepted) {
+    if (typeof expected === 'string') {
+      texts.add(expected)
+      folded.add(expected.toLowerCase())
+    } else {
+      others.push(expected)
+    }
   }
-  return actual === expected || (actual !== undefined && actual !== null && typeof expected === 'string' && String(actual) === expected)
+  const matches = (actual: unknown): boolean => {
+    if (Array.isArray(actual)) return actual.some(matches)
+    if (typeof actual === 'string') return caseInsensitive ? folded.has(actual.toLowerCase()) : texts.has(actual)
+    if (others.some((expected) => expected === actual)) return true
+    return actual !== undefined && actual !== null && texts.size > 0 && texts.has(String(actual))
+  }
+  return matches
 }
 
 function wildcard(pattern: string): RegExp {
@@ -71,10 +95,9 @@ function filterPredicates(raw: QueryValue): Predicate[] {
         accepted = [operand]
       }
     }
-    return (user) => {
-      const actual = readPath(user.profile, field)
-      return accepted.some((expected) => equalsValue(actual, expected, caseInsensitive))
-    }
+    const keys = field.split('.')
+    const matches = valueMatcher(accepted, caseInsensitive)
+    return (user) => matches(readPath(user.profile, keys))
   })
 }
 
@@ -103,15 +126,21 @@ export function searchUsers(
   }
   for (const [key, raw] of Object.entries(query)) {
     if (!key.startsWith('app_metadata.')) continue
-    const expected = values(raw)
-    predicates.push((user) => {
-      const actual = readPath(user.profile, key)
-      return expected.some((value) => equalsValue(actual, value, false))
-    })
+    const keys = key.split('.')
+    const matches = valueMatcher(values(raw), false)
+    predicates.push((user) => matches(readPath(user.profile, keys)))
   }
   predicates.push(...filterPredicates(query[USERS_FILTER_QUERY_PARAM]))
-  return users
-    .filter((user) => predicates.every((predicate) => predicate(user)))
-    .slice(skip, skip + limit)
-    .map((user) => structuredClone(user.profile))
+  // The matches from `skip` on, at most `limit` of them: the users after the page are not visited.
+  const page: Auth0User[] = []
+  if (limit === 0) return page
+  let matched = 0
+  for (const user of users) {
+    if (!predicates.every((predicate) => predicate(user))) continue
+    matched += 1
+    if (matched <= skip) continue
+    page.push(structuredClone(user.profile))
+    if (page.length === limit) break
+  }
+  return page
 }

@@ -22,6 +22,7 @@ import type { PollingInterval } from '../../config.js'
 import { UpstreamError } from '../../errors.js'
 import { JobStoreWriteError, type JobDefinition, type JobEngine, type JobExecution, type RunOutcome } from '../../jobs/engine.js'
 import type { JobRecord } from '../../jobs/store.js'
+import { countJobItems } from '../../metrics.js'
 import { pollClock } from './cron.js'
 import { readCandidates } from './crud-users.js'
 import { generateAuthId, splitIntoFiles, toImportUser } from './files.js'
@@ -69,6 +70,22 @@ function sleepUntil(at: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, Math.max(0, at - Date.now()))
     signal.addEventListener('abort', done)
   })
+}
+
+/**
+ * Counts the users a journal entry settles, once it is in the job store: the `prepared` entry
+ * settles the users that need no import (skipped) or cannot have one (failed), each `file-done`
+ * the users of one file, those a recovery linked earlier included.
+ */
+function countSettledUsers(entry: ActivationEntry): void {
+  if (entry.type === 'prepared') {
+    countJobItems('bulk-activation', 'failed', entry.failures.length)
+    countJobItems('bulk-activation', 'skipped', entry.skipped)
+  } else if (entry.type === 'file-done') {
+    countJobItems('bulk-activation', 'inserted', entry.inserted)
+    countJobItems('bulk-activation', 'updated', entry.updated)
+    countJobItems('bulk-activation', 'failed', entry.failures.length)
+  }
 }
 
 /** What the process shares between its activation runs. */
@@ -137,6 +154,7 @@ class ActivationRun {
   private async record(entry: ActivationEntry): Promise<void> {
     await this.execution.checkpoint(entry)
     applyEntry(this.state, entry)
+    countSettledUsers(entry)
     this.report()
   }
 

@@ -14,6 +14,7 @@ import type { AuthProvider } from '../../auth-providers/provider.js'
 import { UpstreamError } from '../../errors.js'
 import type { JobDefinition, JobEngine, JobExecution, RunOutcome } from '../../jobs/engine.js'
 import type { JobRecord } from '../../jobs/store.js'
+import { countJobItems } from '../../metrics.js'
 import { OutcomeRecorder, Outcomes, type ChangePasswordFailure, type Outcome } from './outcomes.js'
 import { Pacer } from './pacer.js'
 
@@ -143,6 +144,9 @@ async function run(deps: ChangePasswordBulkDeps, execution: JobExecution<ChangeP
   const outcomes = new Outcomes(execution.checkpoints)
   const recorder = new OutcomeRecorder(async (entry) => {
     await execution.checkpoint(entry)
+    // Counted once journaled: a resumed run never sends to these users again.
+    countJobItems('change-password', 'completed', entry.completed.length)
+    countJobItems('change-password', 'failed', entry.failures.length)
     execution.progress(outcomes.size + entry.completed.length + entry.failures.length, ids.length)
   }, outcomes)
 

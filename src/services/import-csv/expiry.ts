@@ -39,7 +39,7 @@ function expiringRows<T extends { row: ImportRow }>(deps: UsersDeps, entries: re
 export async function scheduleInserted(deps: UsersDeps, inserted: ReadonlyArray<{ row: ImportRow; id: string }>, ctx: CallContext): Promise<void> {
   const expiring = expiringRows(deps, inserted)
   if (expiring.length === 0) return
-  const rollback = new Rollback(ctx.log, { userIds: expiring.map((entry) => entry.id).join(',') })
+  const rollback = new Rollback('importUsers', ctx.log, { userIds: expiring.map((entry) => entry.id).join(',') })
   const users = deps.crud.users
   for (const { id } of expiring) rollback.add('delete the imported user', () => users.deleteById(id, ctx))
   await rollback.guard(async () => {
@@ -93,7 +93,7 @@ export async function preparePatchExpiries(deps: UsersDeps, rows: readonly Impor
   const extraSet = new Map<number, Record<string, unknown>>()
   const created = new Map<number, string>()
   const replaced = new Map<number, string>()
-  const rollback = new Rollback(ctx.log, { userIds: ids.join(',') })
+  const rollback = new Rollback('importUsers', ctx.log, { userIds: ids.join(',') })
   await rollback.guard(() =>
     forEachLimited(expiring, TIMER_CONCURRENCY, async ({ row, expiresAt }) => {
       const before = current.get(row.id!)

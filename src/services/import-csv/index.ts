@@ -5,6 +5,7 @@ import { pipeline, type Readable } from 'node:stream'
 import { parse } from 'csv-parse'
 import type { CallContext } from '../../clients/http.js'
 import { badRequest } from '../../errors.js'
+import { countImportRows } from '../../metrics.js'
 import type { UsersDeps } from '../users/context.js'
 import { ImportGroups, prepareRow, skipping, type RowError } from './rows.js'
 import { ImportWriter } from './writer.js'
@@ -145,7 +146,9 @@ export async function importUsers(deps: UsersDeps, input: Readable, options: Imp
     const outcome = await writer.finish()
     invalid.push(...outcome.invalid)
     invalid.sort((a, b) => a.row - b.row)
-    ctx.log.info({ inserted: outcome.inserted.length, updated: outcome.updated.length, invalid: invalid.length }, 'CSV import done')
+    const counts = { inserted: outcome.inserted.length, updated: outcome.updated.length, invalid: invalid.length }
+    ctx.log.info(counts, 'CSV import done')
+    countImportRows(counts)
     return { updated: outcome.updated, inserted: outcome.inserted, invalid }
   } catch (error) {
     if (isCsvError(error)) throw badRequest(`The file is not valid CSV (${error.code})`, 'UMS_INVALID_CSV')

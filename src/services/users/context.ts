@@ -30,12 +30,12 @@ export function expirationOf(value: unknown): Date | undefined {
 }
 
 /**
- * Schedules the expiry callback `PATCH <UMS_SERVICE>/users/:id {$set:{blocked:true}}` carrying
+ * Schedules the expiry callback `PATCH <UMS_SERVICE><SERVICE_PREFIX>/users/:id {$set:{blocked:true}}` carrying
  * the TIMER_SERVICE_HEADERS of the incoming request; registers its abort as an undo.
  * Returns undefined when no Timer Service is configured.
  */
 export async function scheduleExpiry(
-  deps: UsersDeps,
+  deps: Pick<UsersDeps, 'timer' | 'config'>,
   userId: string,
   expiresAt: Date,
   ctx: CallContext,
@@ -48,7 +48,8 @@ export async function scheduleExpiry(
     {
       method: 'patch',
       target: config.services.ums,
-      path: `/users/${encodeURIComponent(userId)}`,
+      // The callback reaches this service's own route, which lives under the prefix.
+      path: `${config.servicePrefix}/users/${encodeURIComponent(userId)}`,
       headers: pickHeaders(ctx.incoming, config.timerServiceHeaders),
       payload: EXPIRY_PATCH,
     },

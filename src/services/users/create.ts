@@ -119,7 +119,7 @@ const blockedFlag = (value: unknown): boolean | undefined => (typeof value === '
 /** POST /users/: CRUD insert, auth user, roles, expiry, email; 200 `{_id}`. */
 export async function createUser(deps: UsersDeps, body: NewUserBody, options: CreateOptions, ctx: CallContext): Promise<{ _id: string }> {
   assertClientWritable(Object.keys(body), 'set')
-  const rollback = new Rollback(ctx.log)
+  const rollback = new Rollback('createUser', ctx.log)
   const group = await validateAgainstGroup(deps, body, ctx)
   const insertedId = await deps.crud.users.insert(crudDocument(body), ctx)
   rollback.ids.userId = insertedId
@@ -157,7 +157,7 @@ export async function createUserWithId(
 ): Promise<{ _id: string }> {
   const { authUserId, ...rest } = body
   assertClientWritable(Object.keys(rest), 'set')
-  const rollback = new Rollback(ctx.log, { authUserId })
+  const rollback = new Rollback('createUserWithId', ctx.log, { authUserId })
   await validateAgainstGroup(deps, rest, ctx)
   const [authUser] = await deps.auth.listUsersByIds([authUserId], ctx)
   if (!authUser) throw badRequest(`User ${authUserId} does not exist in the auth service`, 'UMS_AUTH_USER_NOT_FOUND')
@@ -191,7 +191,7 @@ export async function registerUser(
   options: { sendResetPwdEmail: boolean },
   ctx: CallContext,
 ): Promise<void> {
-  const rollback = new Rollback(ctx.log, { userId: body._id })
+  const rollback = new Rollback('registerUser', ctx.log, { userId: body._id })
   const user = await deps.crud.users.getById<CrudDocument>(body._id, ctx)
   if (!user) throw notFound(`User ${body._id} not found`, 'UMS_USER_NOT_FOUND')
   if (typeof user.authUserId === 'string' && user.authUserId !== '') throw conflict(`User ${body._id} is already registered`, 'UMS_ALREADY_REGISTERED')

@@ -76,7 +76,7 @@ function validatePatchShape(patch: UserPatch): void {
 export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatch, ctx: CallContext): Promise<CrudDocument> {
   validatePatchShape(patch)
   const { crud, auth, timer, config } = deps
-  const rollback = new Rollback(ctx.log, { userId })
+  const rollback = new Rollback('updateUser', ctx.log, { userId })
   const before = await crud.users.getById<CrudDocument>(userId, ctx)
   if (!before) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
   const authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
