@@ -22,6 +22,7 @@ import { createJobEngine } from './jobs/index.js'
 import type { JobEngine } from './jobs/engine.js'
 import { changePasswordBulkJob } from './services/change-password-bulk/index.js'
 import { bulkActivationJob } from './services/bulk-activation/index.js'
+import { reconcileJob } from './services/reconcile/index.js'
 import { GroupSchemaCache } from './services/group-schemas.js'
 import { errorBodySchema } from './routes/schemas.js'
 import { registerMetrics } from './metrics.js'
@@ -154,6 +155,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const jobEngine = await createJobEngine(config, app.log)
   jobEngine.define(changePasswordBulkJob({ crud: peers.crud, auth: peers.auth, ratePerSecond: config.changePasswordRatePerSecond }))
   jobEngine.define(bulkActivationJob({ crud: peers.crud, auth: peers.auth, polling: config.auth0JobPollingInterval }))
+  jobEngine.define(reconcileJob({ config, crud: peers.crud, auth: peers.auth, timer: peers.timer }))
   app.decorate('jobEngine', jobEngine)
   app.addHook('onReady', async () => jobEngine.start())
   // One hook, in order: running jobs stop (and checkpoint) while the peers can still be called;

@@ -130,6 +130,15 @@ export class Auth0ClientProvider implements AuthProvider {
     return this.searchUsers('username', usernames, ctx)
   }
 
+  /** `_sk` is an offset, as in the CRUD Service's paging the Auth0 Client imitates. */
+  async listUsersPage(page: { offset: number; limit: number }, ctx: CallContext): Promise<Record<string, unknown>[]> {
+    const answer = await this.call<Record<string, unknown>[]>(
+      { method: 'GET', path: '/users', route: '/users', query: { connection: this.connection, _l: page.limit, _sk: page.offset } },
+      ctx,
+    )
+    return Array.isArray(answer.body) ? answer.body : []
+  }
+
   async sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void> {
     await this.call(
       { method: 'POST', path: CHANGE_PASSWORD_PATH, route: CHANGE_PASSWORD_PATH, json: { email, connection: this.connection } },

@@ -67,6 +67,8 @@ export interface AuthProvider {
    * which field of a refused new user another user already holds.
    */
   listUsersByUsernames(usernames: string[], ctx: CallContext): Promise<Record<string, unknown>[]>
+  /** One page of the connection's users, in the service's order (reconciliation walks them all). */
+  listUsersPage(page: { offset: number; limit: number }, ctx: CallContext): Promise<Record<string, unknown>[]>
   sendChangePasswordEmail(email: string, ctx: CallContext): Promise<void>
   startImport(file: { users: ImportUser[]; upsert: boolean; externalId: string }, ctx: CallContext): Promise<ImportJob>
   getImportJob(jobId: string, ctx: CallContext): Promise<ImportJob>

@@ -6,6 +6,8 @@ import type { JobEngine } from '../jobs/engine.js'
 import type { JobKind, JobRecord } from '../jobs/store.js'
 import { submitChangePasswordBulk } from '../services/change-password-bulk/index.js'
 import { submitBulkActivation } from '../services/bulk-activation/index.js'
+import { CHECKS } from '../services/reconcile/checks.js'
+import { submitReconcile, type ReconcileOptions } from '../services/reconcile/index.js'
 import { errorResponses } from './schemas.js'
 
 export interface JobRoutesDeps {
@@ -161,4 +163,65 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
       },
     },
   }, async (request) => readJob(engine, 'change-password', request.params.id))
+
+  app.post<{ Body: ReconcileOptions }>('/jobs/reconcile', {
+    // A bare POST is a dry run with the defaults.
+    preValidation: async (request) => {
+      request.body ??= {} as ReconcileOptions
+    },
+    schema: {
+      tags,
+      operationId: 'startReconcile',
+      summary: 'Start a job finding, and unless dryRun repairing, users inconsistent between the CRUD, the auth service and the Timer Service',
+      description:
+        'Reads every CRUD user (all states) with its auth user, then every auth user of the connection. Repairs remove access first and follow the CRUD; auth users no CRUD user points to are only reported unless deleteOrphanAuthUsers.',
+      body: {
+        type: 'object',
+        properties: {
+          dryRun: { type: 'boolean', default: true, description: 'only report (default)' },
+          deleteOrphanAuthUsers: { type: 'boolean', default: false, description: 'delete the auth users of the connection no CRUD user points to' },
+        },
+        additionalProperties: false,
+      },
+      response: { 202: createdJob, ...errorResponses(400, 503) },
+    },
+  }, async (request, reply) => acceptedJob(reply, await submitReconcile(engine, request.body, request.callContext)))
+
+  const finding = {
+    type: 'object',
+    properties: {
+      check: { type: 'string', enum: CHECKS },
+      crudId: { type: 'string' },
+      authUserId: { type: 'string' },
+      fields: { type: 'array', items: { type: 'string' } },
+      action: { type: 'string', enum: ['reported', 'repaired', 'repair-failed', 'skipped-recent'] },
+    },
+  } as const
+
+  app.get<{ Params: { id: string } }>('/jobs/reconcile/:id', {
+    schema: {
+      tags,
+      operationId: 'getReconcile',
+      summary: 'Status and report of a reconciliation job',
+      params: jobIdParams,
+      response: {
+        200: jobStatusSchema(['pending', 'completed', 'failed'], {
+          dryRun: { type: 'boolean' },
+          summary: {
+            type: 'object',
+            properties: {
+              usersChecked: { type: 'integer' },
+              authUsersChecked: { type: 'integer' },
+              found: { type: 'object', properties: Object.fromEntries(CHECKS.map((check) => [check, { type: 'integer' }])) },
+              repaired: { type: 'integer' },
+              repairFailed: { type: 'integer' },
+            },
+          },
+          findings: { type: 'array', items: finding },
+          findingsTruncated: { type: 'boolean' },
+        }),
+        ...errorResponses(404, 503),
+      },
+    },
+  }, async (request) => readJob(engine, 'reconcile', request.params.id))
 }

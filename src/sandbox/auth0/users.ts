@@ -1,6 +1,11 @@
 // The emulator's user store: Auth0 user objects keyed by
 // `user_id`, per-connection uniqueness of email and username, and the validation and merge
 // rules of Auth0's create and update endpoints as relayed by the Auth0 Client.
+//
+// Lookups by email and username do not scan: each connection keeps a map from the (lowercased)
+// email and from the username to its user, kept in step wherever a user is stored, deleted or has
+// its email or username changed, so seeding or importing a tenant of 100,000 users stays linear.
+// Both are unique per connection, so a map answers what a scan in insertion order would.
 import { createHash } from 'node:crypto'
 import { AUTH0_USER_ID_PREFIX } from '../../auth-providers/auth0-contract.js'
 import { invalidBody, managementError } from './errors.js'
@@ -55,6 +60,8 @@ export interface SeedUserInput {
   app_metadata?: Record<string, unknown>
   user_metadata?: Record<string, unknown>
   connection?: string
+  /** Backdates the user (by default it is created now). */
+  created_at?: string
 }
 
 /** Fields of a new user (create, seed, import insert) after validation. */
@@ -176,8 +183,40 @@ const weakPassword = () => invalidBody('PasswordStrengthError: Password is too w
 const userExists = () => managementError(409, 'The user already exists.', 'auth0_idp_error')
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
 
+/** Users of each connection by one unique key (email or username). */
+class KeyIndex {
+  private readonly byConnection = new Map<string, Map<string, StoredUser>>()
+
+  get(connection: string, key: string): StoredUser | undefined {
+    return this.byConnection.get(connection)?.get(key)
+  }
+
+  add(connection: string, key: string | undefined, user: StoredUser): void {
+    if (key === undefined) return
+    let keys = this.byConnection.get(connection)
+    if (!keys) this.byConnection.set(connection, (keys = new Map()))
+    keys.set(key, user)
+  }
+
+  /** Forgets `key` only while it names this user. */
+  delete(connection: string, key: string | undefined, user: StoredUser): void {
+    if (key === undefined) return
+    const keys = this.byConnection.get(connection)
+    if (keys?.get(key) !== user) return
+    keys.delete(key)
+    if (keys.size === 0) this.byConnection.delete(connection)
+  }
+
+  clear(): void {
+    this.byConnection.clear()
+  }
+}
+
 export class UserStore {
   private readonly users = new Map<string, StoredUser>()
+  /** Emails are stored lowercased, so they are the keys as they are. */
+  private readonly byEmail = new KeyIndex()
+  private readonly byUsername = new KeyIndex()
 
   constructor(
     private readonly options: () => ResolvedOptions,
@@ -193,12 +232,11 @@ export class UserStore {
   }
 
   findByEmail(connection: string, email: string): StoredUser | undefined {
-    const wanted = email.toLowerCase()
-    return this.all().find((user) => user.connection === connection && user.profile.email === wanted)
+    return this.byEmail.get(connection, email.toLowerCase())
   }
 
   findByUsername(connection: string, username: string): StoredUser | undefined {
-    return this.all().find((user) => user.connection === connection && user.profile.username === username)
+    return this.byUsername.get(connection, username)
   }
 
   /** Login name lookup: Auth0 database connections accept email or username. */
@@ -247,6 +285,7 @@ export class UserStore {
     const connection = resolveConnection(this.options(), input.connection)
     const idPart = input.user_id?.startsWith(AUTH0_USER_ID_PREFIX) ? input.user_id.slice(AUTH0_USER_ID_PREFIX.length) : input.user_id
     const user = this.insert({ ...input, connection, idPart: idPart ?? hex24() }, 0)
+    if (input.created_at !== undefined) user.profile.created_at = input.created_at
     return structuredClone(user.profile)
   }
 
@@ -287,6 +326,8 @@ export class UserStore {
     const stored: StoredUser = { profile, connection: fields.connection, visibleAtMs: nowMs + visibilityDelayMs }
     if (fields.password !== undefined) stored.password = fields.password
     this.users.set(userId, stored)
+    this.byEmail.add(stored.connection, profile.email, stored)
+    this.byUsername.add(stored.connection, profile.username, stored)
     return stored
   }
 
@@ -317,6 +358,7 @@ export class UserStore {
     const password = str(body.password)
     if (password !== undefined && !options.passwordPolicy(password)) throw weakPassword()
 
+    const before = { email: user.profile.email, username: user.profile.username }
     const profile = user.profile as unknown as Record<string, unknown>
     for (const [key, value] of Object.entries(body)) {
       if (key === 'password' || key === 'connection' || key === 'verify_email' || key === 'client_id') continue
@@ -336,11 +378,30 @@ export class UserStore {
     }
     if (password !== undefined) user.password = password
     user.profile.updated_at = isoMillis(this.clock())
+    this.reindex(user, before)
     return structuredClone(user.profile)
   }
 
+  /** Moves a user's index entries after its email or username changed. */
+  private reindex(user: StoredUser, before: { email: string; username: string | undefined }): void {
+    const { email, username } = user.profile
+    if (email !== before.email) {
+      this.byEmail.delete(user.connection, before.email, user)
+      this.byEmail.add(user.connection, email, user)
+    }
+    if (username !== before.username) {
+      this.byUsername.delete(user.connection, before.username, user)
+      this.byUsername.add(user.connection, username, user)
+    }
+  }
+
   delete(userId: string): boolean {
-    return this.users.delete(userId)
+    const user = this.users.get(userId)
+    if (!user) return false
+    this.users.delete(userId)
+    this.byEmail.delete(user.connection, user.profile.email, user)
+    this.byUsername.delete(user.connection, user.profile.username, user)
+    return true
   }
 
   recordLogin(user: StoredUser): void {
@@ -352,5 +413,7 @@ export class UserStore {
 
   clear(): void {
     this.users.clear()
+    this.byEmail.clear()
+    this.byUsername.clear()
   }
 }

@@ -1,0 +1,44 @@
+// What reconciliation finds on one user, as pure logic.
+import { describe, expect, it } from 'vitest'
+import { isRecent, profileDifferences, userProblems } from '../../src/services/reconcile/checks.js'
+
+const NOW = Date.parse('2026-06-01T00:00:00.000Z')
+const user = { _id: 'c1', authUserId: 'auth0|a1', email: 'Ann@Example.com', username: 'ann', __STATE__: 'PUBLIC' }
+const profile = { user_id: 'auth0|a1', email: 'ann@example.com', username: 'ann', blocked: false }
+
+describe('reconciliation checks', () => {
+  it('finds nothing on a consistent user (emails compared without case)', () => {
+    expect(userProblems(user, profile, NOW, true)).toEqual([])
+  })
+
+  it.each([
+    [{ blocked: true }, 'access-not-removed'],
+    [{ __STATE__: 'TRASH' }, 'access-not-removed'],
+    [{ __STATE__: 'DRAFT' }, 'access-not-removed'],
+  ])('finds an auth user that can log in for %j', (changes, check) => {
+    expect(userProblems({ ...user, ...changes }, profile, NOW, true)).toEqual([{ check, crudId: 'c1', authUserId: 'auth0|a1' }])
+  })
+
+  it('names the differing fields, never their values', () => {
+    expect(profileDifferences({ ...user, email: 'new@example.com', username: 'anna' }, profile)).toEqual(['email', 'username'])
+    expect(profileDifferences({ _id: 'c1' }, profile)).toEqual([])
+  })
+
+  it('finds an expired user that is not blocked, and a future expiry without a timer when timers are used', () => {
+    expect(userProblems({ ...user, expirationDate: '2026-05-01T00:00:00.000Z' }, profile, NOW, true).map((problem) => problem.check)).toEqual(['expired-not-blocked'])
+    expect(userProblems({ ...user, expirationDate: '2026-07-01T00:00:00.000Z' }, profile, NOW, true).map((problem) => problem.check)).toEqual(['expiry-timer-missing'])
+    expect(userProblems({ ...user, expirationDate: '2026-07-01T00:00:00.000Z', expirationId: 'e1' }, profile, NOW, true)).toEqual([])
+    expect(userProblems({ ...user, expirationDate: '2026-07-01T00:00:00.000Z' }, profile, NOW, false)).toEqual([])
+  })
+
+  it('finds an authUserId that names no auth user', () => {
+    expect(userProblems(user, undefined, NOW, true)).toEqual([{ check: 'auth-user-missing', crudId: 'c1', authUserId: 'auth0|a1' }])
+    expect(userProblems({ _id: 'c2', email: 'x@example.com' }, undefined, NOW, true)).toEqual([])
+  })
+
+  it('tells recent changes', () => {
+    expect(isRecent('2026-05-31T23:58:00.000Z', NOW, 5 * 60_000)).toBe(true)
+    expect(isRecent('2026-05-31T23:50:00.000Z', NOW, 5 * 60_000)).toBe(false)
+    expect(isRecent(undefined, NOW, 5 * 60_000)).toBe(false)
+  })
+})
