@@ -185,12 +185,18 @@ describe.each(HARD_DELETE_MODES)('POST /users/state with AUTH_HARD_DELETE=$hard'
     const answer = await stack.call('POST', '/users/state', { json: [{ filter: { name: 'Bulk' }, stateTo: 'TRASH' }] })
     expect(answer.status).toBe(200)
     expect(answer.body).toBe(453)
-    // Pages of 200 in a fixed order, so skipping is stable.
+    // Pages of 200 in `_id` order, each starting after the last `_id` of the previous one.
     const pages = stack.current.crud.requestsTo('GET', '/users/').map((r) => new URLSearchParams(r.rawQuery))
-    expect(pages.map((q) => [q.get('_sk'), q.get('_l'), q.get('_s')])).toEqual([
-      ['0', '200', '_id'],
-      ['200', '200', '_id'],
-      ['400', '200', '_id'],
+    expect(pages.map((q) => [q.get('_l'), q.get('_s')])).toEqual([
+      ['200', '_id'],
+      ['200', '_id'],
+      ['200', '_id'],
+    ])
+    const sortedIds = [...bulkIds, ...withAuth.map((u) => u.userId)].sort()
+    expect(pages.map((q) => JSON.parse(q.get('_q')!))).toEqual([
+      { name: 'Bulk' },
+      { $and: [{ name: 'Bulk' }, { _id: { $gt: sortedIds[199] } }] },
+      { $and: [{ name: 'Bulk' }, { _id: { $gt: sortedIds[399] } }] },
     ])
     const moved = stateCalls(stack.current).map((c) => c.id)
     expect(new Set(moved).size).toBe(453)

@@ -1,46 +1,12 @@
-// The CRUD side of a bulk activation: reading the selected users by `_id` in pages, and writing
-// each activated user's `authUserId` with `PATCH /bulk`, checking what was really written.
+// The CRUD side of a bulk activation: writing each activated user's `authUserId` with
+// `PATCH /bulk`, checking what was really written.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudClient } from '../../clients/crud.js'
 import { UpstreamError } from '../../errors.js'
-import type { ActivationCandidate } from './files.js'
+import { UsersRepository, USERS_PAGE_SIZE } from '../users/repository.js'
 
-/** Ids per `_id $in` read and items per `PATCH /bulk` call: the CRUD Service's page maximum. */
-export const CRUD_PAGE = 200
-
-const PROJECTION = '_id,email,username,blocked,authUserId,__STATE__'
-
-/**
- * The users with those `_id`s, in any state (a user outside PUBLIC is activated blocked). A page
- * the CRUD refuses with 400 (an `_id` that is not a valid ObjectId in an ObjectId collection) is
- * read again one id at a time, so that only the bad ids go missing. Other failures throw.
- */
-export async function readCandidates(crud: CrudClient, ids: string[], ctx: CallContext): Promise<Map<string, ActivationCandidate>> {
-  const found = new Map<string, ActivationCandidate>()
-  for (let start = 0; start < ids.length; start += CRUD_PAGE) {
-    const page = ids.slice(start, start + CRUD_PAGE)
-    let users: ActivationCandidate[]
-    try {
-      users = await crud.users.list<ActivationCandidate>(
-        { _q: JSON.stringify({ _id: { $in: page } }), _st: ALL_STATES, _p: PROJECTION, _l: page.length },
-        ctx,
-      )
-    } catch (error) {
-      if (!(error instanceof UpstreamError) || error.status !== 400) throw error
-      users = []
-      for (const id of page) {
-        try {
-          const user = await crud.users.getById<ActivationCandidate>(id, ctx)
-          if (user) users.push(user)
-        } catch (oneError) {
-          if (!(oneError instanceof UpstreamError) || oneError.status !== 400) throw oneError
-        }
-      }
-    }
-    for (const user of users) if (typeof user._id === 'string') found.set(user._id, user)
-  }
-  return found
-}
+/** Items per `PATCH /bulk` call: the CRUD Service's page maximum. */
+const CRUD_PAGE = USERS_PAGE_SIZE
 
 export interface Link {
   crudId: string
@@ -67,6 +33,7 @@ export const LINK_WRITE_ATTEMPTS = 3
  * are returned as not linked, with the reason. Never throws.
  */
 export async function writeLinks(crud: CrudClient, links: Link[], ctx: CallContext): Promise<NotLinked[]> {
+  const repository = new UsersRepository(crud.users)
   const notLinked: NotLinked[] = []
   const withoutAuthUser = JSON.stringify({ authUserId: { $exists: false } })
   for (let start = 0; start < links.length; start += CRUD_PAGE) {
@@ -94,11 +61,12 @@ export async function writeLinks(crud: CrudClient, links: Link[], ctx: CallConte
     if (allModified) continue
     let stored: Map<string, unknown>
     try {
-      const users = await crud.users.list<{ _id: string; authUserId?: unknown }>(
-        { _q: JSON.stringify({ _id: { $in: chunk.map((link) => link.crudId) } }), _st: ALL_STATES, _p: 'authUserId', _l: chunk.length },
+      const users = await repository.byIds(
+        chunk.map((link) => link.crudId),
         ctx,
+        '_id,authUserId',
       )
-      stored = new Map(users.map((user) => [user._id, user.authUserId]))
+      stored = new Map([...users.values()].map((user) => [user._id, user.authUserId]))
     } catch (error) {
       ctx.log.error({ err: error }, 'bulk activation: cannot read back the users of a failed CRUD PATCH /bulk')
       notLinked.push(...chunk.map((link) => ({ ...link, reason, certain: false })))

@@ -4,6 +4,10 @@
 import { randomBytes } from 'node:crypto'
 import { IMPORT_FILE_MAX_BYTES } from '../../auth-providers/auth0-contract.js'
 import type { ImportUser } from '../../auth-providers/provider.js'
+import { mustBeBlocked } from '../users/repository.js'
+
+/** The CRUD fields a bulk activation reads (`_p`). */
+export const ACTIVATION_FIELDS = '_id,email,username,blocked,authUserId,__STATE__'
 
 /** The CRUD fields a bulk activation reads. */
 export interface ActivationCandidate {
@@ -20,19 +24,12 @@ export function generateAuthId(): string {
   return randomBytes(12).toString('hex')
 }
 
-/**
- * A user outside PUBLIC, or flagged `blocked`, must not be able to log in: its auth user is
- * imported blocked, as `POST /users/register` creates it blocked (a later state change to PUBLIC
- * unblocks it).
- */
-export function mustBeBlocked(user: ActivationCandidate): boolean {
-  return user.blocked === true || (typeof user.__STATE__ === 'string' && user.__STATE__ !== 'PUBLIC')
-}
-
 /** The file entry of a CRUD user that has an email. */
 export function toImportUser(user: ActivationCandidate & { email: string }, generatedId: string): ImportUser {
   const entry: ImportUser = { user_id: generatedId, email: user.email, email_verified: false }
   if (typeof user.username === 'string' && user.username !== '') entry.username = user.username
+  // Such a user must not be able to log in: imported blocked, as `POST /users/register` creates it
+  // blocked (a later state change to PUBLIC unblocks it).
   if (mustBeBlocked(user)) entry.blocked = true
   else if (typeof user.blocked === 'boolean') entry.blocked = user.blocked
   return entry

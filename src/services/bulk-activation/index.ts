@@ -24,8 +24,8 @@ import { JobStoreWriteError, type JobDefinition, type JobEngine, type JobExecuti
 import type { JobRecord } from '../../jobs/store.js'
 import { countJobItems } from '../../metrics.js'
 import { pollClock } from './cron.js'
-import { readCandidates } from './crud-users.js'
-import { generateAuthId, splitIntoFiles, toImportUser } from './files.js'
+import { ACTIVATION_FIELDS, generateAuthId, splitIntoFiles, toImportUser, type ActivationCandidate } from './files.js'
+import { UsersRepository } from '../users/repository.js'
 import { ImportSlots, type ImportSlot } from './import-slots.js'
 import { activationResult, applyEntry, foldActivation, settledCount, usersToImport, type ActivationEntry, type ActivationState, type FileState } from './journal.js'
 import { existingGeneratedIds, linkImport, writeAuthLinks, type LinkingDeps } from './linking.js'
@@ -165,9 +165,9 @@ class ActivationRun {
   /** The users read and packed into files; undefined when the CRUD cannot be read (the job fails). */
   private async prepare(): Promise<ActivationEntry | undefined> {
     const ids = this.input.userIds
-    let found: Awaited<ReturnType<typeof readCandidates>>
+    let found: Map<string, ActivationCandidate>
     try {
-      found = await readCandidates(this.shared.deps.crud, ids, this.ctx)
+      found = await new UsersRepository(this.shared.deps.crud.users).byIds<ActivationCandidate>(ids, this.ctx, ACTIVATION_FIELDS)
     } catch (error) {
       this.ctx.log.error({ err: error }, 'bulk activation: cannot read the users from the CRUD, job failed')
       return undefined

@@ -9,7 +9,8 @@
 // at a time across the replicas, so that together they keep the configured rate.
 import type { CallContext } from '../../clients/http.js'
 import type { HeaderMap } from '../../clients/headers.js'
-import { ALL_STATES, type CrudClient } from '../../clients/crud.js'
+import type { CrudClient } from '../../clients/crud.js'
+import { UsersRepository, USERS_PAGE_SIZE } from '../users/repository.js'
 import type { AuthProvider } from '../../auth-providers/provider.js'
 import { UpstreamError } from '../../errors.js'
 import type { JobDefinition, JobEngine, JobExecution, RunOutcome } from '../../jobs/engine.js'
@@ -41,8 +42,6 @@ export interface ChangePasswordBulkDeps {
 export const MAX_RATE_LIMITED_ATTEMPTS = 5
 /** Wait after a 429 that says nothing about when to come back. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 1_000
-/** CRUD users read per lookup of their emails. */
-const EMAIL_LOOKUP_PAGE = 200
 
 /** Sends in flight at most (sent, or answered but not yet journaled): enough to keep the rate when the provider is slow. */
 export function maxInFlight(ratePerSecond: number): number {
@@ -56,14 +55,11 @@ function failureMessage(error: unknown): string {
 /** Email of each auth user: from the CRUD users, else from the auth profiles. */
 async function resolveEmails(deps: ChangePasswordBulkDeps, ids: string[], ctx: CallContext): Promise<Map<string, string>> {
   const emails = new Map<string, string>()
-  for (let start = 0; start < ids.length; start += EMAIL_LOOKUP_PAGE) {
-    const chunk = ids.slice(start, start + EMAIL_LOOKUP_PAGE)
+  const repository = new UsersRepository(deps.crud.users)
+  for (let start = 0; start < ids.length; start += USERS_PAGE_SIZE) {
+    const chunk = ids.slice(start, start + USERS_PAGE_SIZE)
     try {
-      const users = await deps.crud.users.list<{ authUserId?: unknown; email?: unknown }>(
-        { _q: JSON.stringify({ authUserId: { $in: chunk } }), _st: ALL_STATES, _p: 'authUserId,email', _l: EMAIL_LOOKUP_PAGE },
-        ctx,
-      )
-      for (const user of users) {
+      for (const user of await repository.byAuthUserIds(chunk, ctx, 'authUserId,email')) {
         if (typeof user.authUserId === 'string' && typeof user.email === 'string' && user.email !== '') emails.set(user.authUserId, user.email)
       }
     } catch (error) {

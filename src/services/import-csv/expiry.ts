@@ -2,14 +2,14 @@
 // POST /users/ and PATCH /users/:id do: inserted users get a timer and its `expirationId`;
 // patched users whose date changes get a new timer in the same `$set`, the old one aborted after.
 import type { CallContext } from '../../clients/http.js'
-import { ALL_STATES, type CrudDocument } from '../../clients/crud.js'
+import { ALL_STATES } from '../../clients/crud.js'
 import { Rollback } from '../rollback.js'
 import { expirationOf, scheduleExpiry, type UsersDeps } from '../users/context.js'
+import { UsersRepository } from '../users/repository.js'
 import type { ImportRow } from './rows.js'
 
 /** Timer calls of one batch running at once. */
 const TIMER_CONCURRENCY = 16
-const ID_PAGE = 200
 
 export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0
@@ -80,15 +80,7 @@ export async function preparePatchExpiries(deps: UsersDeps, rows: readonly Impor
   const expiring = expiringRows(deps, rows.map((row) => ({ row })))
   if (!timer || expiring.length === 0) return NO_EXPIRIES
   const ids = [...new Set(expiring.map(({ row }) => row.id!))]
-  const current = new Map<string, CrudDocument>()
-  for (let start = 0; start < ids.length; start += ID_PAGE) {
-    const page = ids.slice(start, start + ID_PAGE)
-    const docs = await deps.crud.users.list(
-      { _q: JSON.stringify({ _id: { $in: page } }), _st: ALL_STATES, _p: '_id,expirationDate,expirationId', _l: ID_PAGE },
-      ctx,
-    )
-    for (const doc of docs) current.set(doc._id, doc)
-  }
+  const current = await new UsersRepository(deps.crud.users).byIds(ids, ctx, '_id,expirationDate,expirationId', { oneByOneOnRefusal: false })
 
   const extraSet = new Map<number, Record<string, unknown>>()
   const created = new Map<number, string>()

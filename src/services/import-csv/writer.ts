@@ -7,6 +7,7 @@ import { ALL_STATES, type CrudUpdate } from '../../clients/crud.js'
 import { UpstreamError } from '../../errors.js'
 import { crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../refusals.js'
 import type { UsersDeps } from '../users/context.js'
+import { UsersRepository } from '../users/repository.js'
 import { preparePatchExpiries, scheduleInserted } from './expiry.js'
 import { insertedPrefix } from './recover.js'
 import { skipping, type ImportRow, type RowError } from './rows.js'
@@ -14,7 +15,6 @@ import { skipping, type ImportRow, type RowError } from './rows.js'
 export const MAX_IN_FLIGHT = 2
 /** Lower bound of the `createdAt` of a refused bulk insert's documents: its send time minus this. */
 const CLOCK_SLACK_MS = 2_000
-const ID_PAGE = 200
 
 export interface ImportOutcome {
   inserted: string[]
@@ -213,19 +213,13 @@ export class ImportWriter {
    */
   private async patchedIds(ids: string[], modified: number): Promise<Set<string> | undefined> {
     if (modified >= ids.length) return new Set(ids)
-    const unique = [...new Set(ids)]
-    const existing = new Set<string>()
     try {
-      for (let start = 0; start < unique.length; start += ID_PAGE) {
-        const page = unique.slice(start, start + ID_PAGE)
-        const docs = await this.deps.crud.users.list({ _q: JSON.stringify({ _id: { $in: page } }), _st: ALL_STATES, _p: '_id', _l: ID_PAGE }, this.ctx)
-        for (const doc of docs) existing.add(doc._id)
-      }
+      const existing = await new UsersRepository(this.deps.crud.users).byIds([...new Set(ids)], this.ctx, '_id', { oneByOneOnRefusal: false })
+      return new Set(existing.keys())
     } catch (error) {
       if (error instanceof UpstreamError && error.status === 400) return undefined
       throw error
     }
-    return existing
   }
 
   /** One row's patch on its own (`$set` is idempotent: a row of a partly applied batch may go twice). */

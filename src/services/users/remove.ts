@@ -6,6 +6,7 @@ import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument, CrudState } from '../../clients/crud.js'
 import { UpstreamError, notFound } from '../../errors.js'
 import { expirationOf, type UsersDeps } from './context.js'
+import { UsersRepository } from './repository.js'
 
 /** Source states the CRUD's `POST /state` accepts per target (its transition table). */
 export const STATE_SOURCES: Record<CrudState, CrudState[]> = {
@@ -16,7 +17,8 @@ export const STATE_SOURCES: Record<CrudState, CrudState[]> = {
 }
 
 const STATE_CHANGE_CONCURRENCY = 8
-const PAGE_SIZE = 200
+/** What a state change reads of each user. */
+const STATE_CHANGE_FIELDS = '_id,authUserId,blocked,__STATE__,expirationId,expirationDate'
 
 type StoredUser = CrudDocument & { authUserId?: unknown; blocked?: unknown; __STATE__?: CrudState; expirationId?: unknown; expirationDate?: unknown }
 
@@ -108,17 +110,9 @@ async function moveUser(deps: UsersDeps, user: StoredUser, stateTo: CrudState, c
   }
 }
 
-/** Every user matching `filter` in one of `states`, read in pages (sorted, so skip is stable). */
-async function usersMatching(deps: UsersDeps, filter: Record<string, unknown>, states: CrudState[], ctx: CallContext): Promise<StoredUser[]> {
-  const users: StoredUser[] = []
-  for (let skip = 0; ; skip += PAGE_SIZE) {
-    const page = await deps.crud.users.list<StoredUser>(
-      { _q: JSON.stringify(filter), _st: states.join(','), _s: '_id', _l: PAGE_SIZE, _sk: skip, _p: '_id,authUserId,blocked,__STATE__,expirationId,expirationDate' },
-      ctx,
-    )
-    users.push(...page)
-    if (page.length < PAGE_SIZE) return users
-  }
+/** Every user matching `filter` in one of `states`. */
+function usersMatching(deps: UsersDeps, filter: Record<string, unknown>, states: CrudState[], ctx: CallContext): Promise<StoredUser[]> {
+  return new UsersRepository(deps.crud.users).all<StoredUser>(filter, ctx, { states: states.join(','), fields: STATE_CHANGE_FIELDS })
 }
 
 /** Runs `task` over `items` with at most `limit` at once; the first failure stops new starts. */

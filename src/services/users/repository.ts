@@ -25,7 +25,7 @@ export interface StoredUser {
  * A user outside PUBLIC, or flagged `blocked` (by hand or by its expiry), must not be able to log
  * in: its auth user is kept blocked.
  */
-export function mustBeBlocked(user: { blocked?: unknown; __STATE__?: unknown }): boolean {
+export function mustBeBlocked(user: Record<string, unknown> | StoredUser): boolean {
   return user.blocked === true || (typeof user.__STATE__ === 'string' && user.__STATE__ !== 'PUBLIC')
 }
 
@@ -69,9 +69,15 @@ export class UsersRepository {
   /**
    * The users with those `_id`s, in any state. A chunk the CRUD refuses with 400 (an `_id` that
    * is not a valid ObjectId in an ObjectId collection) is read again one id at a time, so that only
-   * the bad ids go missing. Other failures throw.
+   * the bad ids go missing, unless `oneByOneOnRefusal` is false: then the 400 is thrown. Other
+   * failures throw.
    */
-  async byIds<T extends { _id: string } = StoredUser>(ids: readonly string[], ctx: CallContext, fields?: string): Promise<Map<string, T>> {
+  async byIds<T extends { _id: string } = StoredUser>(
+    ids: readonly string[],
+    ctx: CallContext,
+    fields?: string,
+    { oneByOneOnRefusal = true }: { oneByOneOnRefusal?: boolean } = {},
+  ): Promise<Map<string, T>> {
     const found = new Map<string, T>()
     for (let start = 0; start < ids.length; start += USERS_PAGE_SIZE) {
       const chunk = ids.slice(start, start + USERS_PAGE_SIZE)
@@ -79,7 +85,7 @@ export class UsersRepository {
       try {
         users = await this.users.list<T>({ _q: JSON.stringify({ _id: { $in: chunk } }), _st: ALL_STATES, _l: chunk.length, ...(fields ? { _p: fields } : {}) }, ctx)
       } catch (error) {
-        if (!(error instanceof UpstreamError) || error.status !== 400) throw error
+        if (!oneByOneOnRefusal || !(error instanceof UpstreamError) || error.status !== 400) throw error
         users = []
         for (const id of chunk) {
           try {

@@ -18,16 +18,7 @@ import {
   type UserPatch,
 } from './fields.js'
 import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './context.js'
-
-/**
- * Whether the auth user must be blocked: when the CRUD says so, and whenever the user is not
- * PUBLIC (a DRAFT, TRASH or DELETED user must never be able to log in, whatever its flag says;
- * `POST /users/state` unblocks it when it goes back to PUBLIC).
- */
-function blockedInAuth(user: Record<string, unknown>): boolean {
-  const state = user.__STATE__
-  return user.blocked === true || (typeof state === 'string' && state !== 'PUBLIC')
-}
+import { mustBeBlocked } from './repository.js'
 
 function authChanges(before: CrudDocument, after: Record<string, unknown>): { apply: AuthUserChanges; restore: AuthUserChanges } {
   const apply: AuthUserChanges = {}
@@ -42,8 +33,8 @@ function authChanges(before: CrudDocument, after: Record<string, unknown>): { ap
     if (typeof previous === 'string') restore[field] = previous
   }
   // The auth service has no "unset" either: a removed blocked flag means not blocked.
-  const wasBlocked = blockedInAuth(before)
-  const isBlocked = blockedInAuth(after)
+  const wasBlocked = mustBeBlocked(before)
+  const isBlocked = mustBeBlocked(after)
   if (wasBlocked !== isBlocked) {
     apply.blocked = isBlocked
     restore.blocked = wasBlocked
