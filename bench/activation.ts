@@ -5,8 +5,8 @@
 // AUTH0_JOB_POLLING_INTERVAL=200 ms; the emulator finishes them on its automatic timing.
 //
 // The Auth0 Client emulator runs in a peers child of its own: processing an import job is
-// synchronous there and grows with the users it already holds (about a second per 3,500-user file
-// on a 10,000-user tenant), and in the CRUD emulator's process it would stall ums's CRUD calls too.
+// synchronous there (about 0.1 s per 3,500-user file; a second when its user store scanned for
+// every email and username), and in the CRUD emulator's process it would stall ums's CRUD calls too.
 //
 // `activation` runs the workload once with ums's jobs in memory; `activation-stores` runs the same
 // workload (`activate`) in memory, on PostgreSQL and on Redis, alternately (bench/store-comparison.ts).

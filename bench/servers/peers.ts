@@ -9,7 +9,7 @@
 // A scenario may start two of these children and point ums at the CRUD emulator of one and the
 // Auth0 Client emulator of the other (the other emulators stay idle), so that the synchronous work
 // of one emulator (e.g. an Auth0 import job being processed) does not stall the other.
-import { Auth0ClientEmulator, type Auth0EmulatorOptions, type UploadedFileSummary } from '../../src/sandbox/auth0-emulator.js'
+import { Auth0ClientEmulator, type Auth0EmulatorOptions, type SeedUserInput, type UploadedFileSummary } from '../../src/sandbox/auth0-emulator.js'
 import { CrudEmulator } from '../../src/sandbox/crud-emulator.js'
 import type { Emulator, RecordedRequest } from '../../src/sandbox/emulator-kit.js'
 import { RondEmulator } from '../../src/sandbox/rond-emulator.js'
@@ -43,6 +43,11 @@ export interface SeedArg {
 /** `seedAuthUsers`: one auth user per entry, and a CRUD user of the `customer` group linked to it. */
 export interface SeedAuthUsersArg {
   users: Array<{ email: string; username: string; name: string; surname: string }>
+}
+
+/** `seedAuth`: auth users only (ids, emails, dates as given), e.g. with the CRUD users seeded apart. */
+export interface SeedAuthArg {
+  users: SeedUserInput[]
 }
 
 /** What the emulators answered since the last `resetStats`, per peer and route. */
@@ -176,6 +181,12 @@ await serve<PeersInfo>(async () => {
           users.map((user, index) => ({ userGroup: 'customer', ...user, authUserId: ids[index] })),
         )
         return ids
+      },
+      /** Auth users as given (`seedUser`: no password policy, duplicates refused); answers how many. */
+      seedAuth: (arg) => {
+        const { users } = arg as SeedAuthArg
+        for (const user of users) auth0.seedUser(user)
+        return users.length
       },
       /** The tallies since the last reset (the log is tallied first). */
       stats: (): StatsAnswer => {
