@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import { PASSED_THROUGH_CODES, type ErrorCode } from './error-codes.js'
 import { refusalOf, type Refusal } from './refusals.js'
+import type { TransportOutcome } from './metrics.js'
 
 export type PeerService = 'CRUD' | 'AUTH' | 'ROND' | 'TIMER'
 
@@ -58,6 +59,8 @@ export class UpstreamError extends Error {
     readonly upstreamBody?: unknown,
     /** How long the peer asked us to wait before trying again (429 `retry-after`/`x-ratelimit-reset`). */
     readonly retryAfterMs?: number,
+    /** How the call failed below HTTP (with `reason`). */
+    readonly transport?: TransportOutcome,
   ) {
     super(UpstreamError.describe(service, method, route, status, reason))
     this.refusal = status === undefined ? undefined : refusalOf(this)
@@ -67,6 +70,15 @@ export class UpstreamError extends Error {
     const call = `${service} ${method.toUpperCase()} ${route}`
     return status === undefined ? `${call} failed: ${reason ?? 'unknown error'}` : `${call} responded with a ${status} status code`
   }
+}
+
+/**
+ * Whether a failed call may still have been carried out by the peer: the request may have been
+ * sent, and the answer was lost (timed out, connection reset, body cut). A refused connection
+ * and any HTTP answer are definite. The caller reads again before undoing or reporting failure.
+ */
+export function mayHaveLanded(error: unknown): error is UpstreamError {
+  return error instanceof UpstreamError && error.status === undefined && error.transport !== undefined && error.transport !== 'refused'
 }
 
 /**
@@ -148,6 +160,11 @@ export function errorReply(thrown: FastifyError | Error, request: FastifyRequest
   const fastifyError = error as FastifyError
   if (fastifyError.validation) {
     return { body: { statusCode: 400, error: reasonPhrase(400), message: validationMessage(fastifyError), code: 'FST_ERR_VALIDATION' }, error }
+  }
+  // The client went away mid-body (it aborted, or Node ended it after the request timeout): its
+  // request could not be read, which is no failure of ums. Nobody is left to answer.
+  if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' && request.raw.readableAborted) {
+    return { body: { statusCode: 400, error: reasonPhrase(400), message: 'The request was aborted before its body was received', code: 'UMS_INVALID_REQUEST' }, error }
   }
   const status = fastifyError.statusCode
   if (status !== undefined && status >= 400 && status < 500) {

@@ -51,6 +51,12 @@ const importRows = new Counter({
 })
 for (const outcome of ['inserted', 'updated', 'invalid'] as const) importRows.inc({ outcome }, 0)
 
+const unconfirmedWrites = new Counter({
+  name: 'ums_unconfirmed_writes_total',
+  help: 'Peer writes whose answer was lost (timeout, reset) and that ums read back: landed, not_landed, or unknown when the read failed too (reconciliation or an operator settles those)',
+  labelNames: ['peer', 'verdict'] as const,
+})
+
 export type JobMetricStatus = 'running' | 'queued'
 
 /** One peer call, measured from its start to the end of its body. */
@@ -61,6 +67,13 @@ export function observePeerCall(peer: PeerService, method: string, route: string
 /** One rollback run: `undo_failed` when at least one of its undo steps failed. */
 export function countRollback(operation: string, result: 'undone' | 'undo_failed'): void {
   rollbacks.inc({ operation, result })
+}
+
+export type WriteVerdict = 'landed' | 'not_landed' | 'unknown'
+
+/** A write whose answer was lost, once read back. */
+export function countUnconfirmedWrite(peer: PeerService, verdict: WriteVerdict): void {
+  unconfirmedWrites.inc({ peer, verdict })
 }
 
 /** A job kind this replica can run: its series exist (at 0) before its first job. */

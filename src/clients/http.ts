@@ -212,7 +212,7 @@ export class PeerClient {
       finish(transportOutcome(error))
       const reason = transportReason(error, this.options.timeoutMs)
       ctx.log.debug({ peer: this.service, method: request.method, route: request.route, reason }, 'peer call failed')
-      throw new UpstreamError(this.service, request.method, request.route, undefined, reason)
+      throw new UpstreamError(this.service, request.method, request.route, undefined, reason, undefined, undefined, transportOutcome(error))
     }
   }
 
@@ -223,7 +223,7 @@ export class PeerClient {
     try {
       text = await response.body.text()
     } catch (error) {
-      throw new UpstreamError(this.service, request.method, request.route, undefined, transportReason(error, this.options.timeoutMs))
+      throw new UpstreamError(this.service, request.method, request.route, undefined, transportReason(error, this.options.timeoutMs), undefined, undefined, transportOutcome(error))
     }
     const parsed = parseBody(text, response.headers['content-type'] as string | undefined)
     const ok = response.statusCode >= 200 && response.statusCode < 300

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   at: Date
   /** Status code sent, or 'reset' / 'hang' for injected transport faults. */
   outcome?: number | 'reset' | 'hang'
+  /** True when the request was carried out before its answer was lost (`lostAfterApplying`). */
+  applied?: boolean
 }
 
 export interface Fault {
@@ -28,6 +30,11 @@ export interface Fault {
   hang?: boolean
   /** Destroy the TCP connection without answering. */
   reset?: boolean
+  /**
+   * Carry the request out (the real handler runs and writes), then lose its answer: never send it
+   * (`hang`) or destroy the connection (`reset`), as a peer that answers after the caller gave up.
+   */
+  lostAfterApplying?: 'hang' | 'reset'
 }
 
 export interface FaultRule extends Fault {
@@ -43,7 +50,7 @@ export interface FaultRule extends Fault {
   probability?: number
 }
 
-type LoggedRequest = FastifyRequest & { emulatorRecord?: RecordedRequest }
+type LoggedRequest = FastifyRequest & { emulatorRecord?: RecordedRequest; loseAnswer?: 'hang' | 'reset' }
 
 interface ActiveRule extends FaultRule {
   remaining: number
@@ -95,6 +102,10 @@ export abstract class Emulator {
       if (!rule) return
       rule.remaining -= 1
       if (rule.delayMs) await sleep(rule.delayMs)
+      if (rule.lostAfterApplying) {
+        ;(request as LoggedRequest).loseAnswer = rule.lostAfterApplying
+        return
+      }
       if (rule.reset) {
         record.outcome = 'reset'
         request.raw.socket.destroy()
@@ -108,6 +119,18 @@ export abstract class Emulator {
         if (rule.headers) reply.headers(rule.headers)
         return reply.code(rule.status).send(rule.body ?? defaultFaultBody(rule.status))
       }
+    })
+    // The answer of a request carried out under `lostAfterApplying` is never sent.
+    this.app.addHook('onSend', async (request) => {
+      const lose = (request as LoggedRequest).loseAnswer
+      if (lose === undefined) return
+      const record = (request as LoggedRequest).emulatorRecord
+      if (record) {
+        record.outcome = lose
+        record.applied = true
+      }
+      if (lose === 'reset') request.raw.socket.destroy()
+      await new Promise<never>(() => {})
     })
     // Requests refused before preHandler (unparsable body, unknown route) are logged here.
     this.app.addHook('onResponse', async (request, reply) => {

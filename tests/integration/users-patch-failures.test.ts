@@ -107,7 +107,8 @@ const STEPS: Array<[string, Step]> = [
       rule: () => ({ method: 'POST', path: '/grant/bindings' }),
       ranBefore: (stack, user) => {
         authPatched(stack, user)
-        revoked(stack)
+        // A grant whose answer was lost may have bound the roles: the undo revokes once more.
+        expect(stack.rond.requestsTo('POST', '/revoke/bindings').length).toBeGreaterThanOrEqual(1)
       },
     },
   ],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { typeCell, typeRecord } from '../../src/services/import-csv/typing.js'
 import { schemaProblem } from '../../src/services/import-csv/rows.js'
-import { sameValue, storedAs } from '../../src/services/import-csv/recover.js'
+import { sameValue, storedAs } from '../../src/services/users/read-back.js'
 import { importOptions } from '../../src/services/import-csv/index.js'
 import { HttpError } from '../../src/errors.js'
 

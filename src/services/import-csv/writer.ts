@@ -4,17 +4,15 @@
 // retried row by row so that only the bad rows are reported, and no row is ever written twice.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudUpdate } from '../../clients/crud.js'
-import { UpstreamError } from '../../errors.js'
+import { UpstreamError, mayHaveLanded } from '../../errors.js'
 import { crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../refusals.js'
 import type { UsersDeps } from '../users/context.js'
+import { CLOCK_SLACK_MS, insertUser, insertedPrefix } from '../users/read-back.js'
 import { UsersRepository } from '../users/repository.js'
 import { preparePatchExpiries, scheduleInserted } from './expiry.js'
-import { insertedPrefix } from './recover.js'
 import { skipping, type ImportRow, type RowError } from './rows.js'
 
 export const MAX_IN_FLIGHT = 2
-/** Lower bound of the `createdAt` of a refused bulk insert's documents: its send time minus this. */
-const CLOCK_SLACK_MS = 2_000
 
 export interface ImportOutcome {
   inserted: string[]
@@ -131,7 +129,8 @@ export class ImportWriter {
       const ids = await call
       written = rows.map((row, index) => ({ row, id: ids[index]! }))
     } catch (error) {
-      if (rowRefusal(error, 'insert') === undefined) throw error
+      // A lost answer is settled like a 409: the rows that landed are found again, the rest inserted one by one.
+      if (rowRefusal(error, 'insert') === undefined && !mayHaveLanded(error)) throw error
       written = await this.insertRowByRow(rows, docs, error as UpstreamError, call, sentAt, outcome)
     }
     await scheduleInserted(this.deps, written, this.ctx)
@@ -139,8 +138,9 @@ export class ImportWriter {
   }
 
   /**
-   * A refused `POST /bulk`: a 400 wrote nothing; a 409 wrote the rows before the offending one
-   * (found again by content, see recover.ts). The other rows are inserted one at a time.
+   * A refused `POST /bulk`: a 400 wrote nothing; a 409 wrote the rows before the offending one, and
+   * one whose answer was lost may have written them all (found again by content, see
+   * users/inserted.ts). The other rows are inserted one at a time.
    */
   private async insertRowByRow(
     rows: ImportRow[],
@@ -155,13 +155,20 @@ export class ImportWriter {
     if (refusal.status !== 400) {
       // The other bulk inserts in flight first: their documents must be known, not mistaken for these.
       await Promise.allSettled([...this.insertCalls].filter((other) => other !== call))
-      prefix = await insertedPrefix(users, docs, this.known, new Date(sentAt - CLOCK_SLACK_MS), this.ctx)
+      try {
+        prefix = await insertedPrefix(users, docs, this.known, new Date(sentAt - CLOCK_SLACK_MS), this.ctx)
+      } catch (readError) {
+        if (!mayHaveLanded(refusal)) throw readError
+        // Whether the rows landed cannot be told: the import fails on the lost call.
+        this.ctx.log.error({ err: readError, call: refusal.message }, 'a bulk insert whose answer was lost could not be read back: its rows may have landed')
+        throw refusal
+      }
       for (const id of prefix) this.known.add(id)
     }
     const written = prefix.map((id, index) => ({ row: rows[index]!, id }))
     for (let index = prefix.length; index < rows.length; index += 1) {
       try {
-        const id = await users.insert(docs[index]!, this.ctx)
+        const id = await insertUser(users, docs[index]!, this.ctx, this.known)
         this.known.add(id)
         written.push({ row: rows[index]!, id })
       } catch (error) {

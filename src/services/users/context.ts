@@ -6,9 +6,11 @@ import type { CrudClient } from '../../clients/crud.js'
 import type { RondClient } from '../../clients/rond.js'
 import type { TimerClient } from '../../clients/timer.js'
 import { pickHeaders } from '../../clients/headers.js'
-import type { AuthProvider } from '../../auth-providers/provider.js'
+import type { AuthProvider, AuthUserChanges } from '../../auth-providers/provider.js'
 import type { GroupSchemaCache } from '../group-schemas.js'
 import type { Rollback } from '../rollback.js'
+import { settleLostWrite, type LostWriteOptions } from '../lost-writes.js'
+import { mayHaveLanded } from '../../errors.js'
 
 export interface UsersDeps {
   config: Config
@@ -62,6 +64,43 @@ export async function scheduleExpiry(
 /** Grants `roles` to the auth user through Rönd when enabled; registers the revoke as an undo. */
 export async function grantRoles(deps: UsersDeps, authUserId: string, roles: string[], ctx: CallContext, rollback: Rollback): Promise<void> {
   if (!deps.config.rondEnabled || roles.length === 0) return
-  await deps.rond.grantRoles(authUserId, roles, ctx)
-  rollback.add('revoke the granted roles', () => deps.rond.revokeSubject(authUserId, ctx))
+  const revoke = () => deps.rond.revokeSubject(authUserId, ctx)
+  try {
+    await deps.rond.grantRoles(authUserId, roles, ctx)
+  } catch (error) {
+    // Rönd cannot be read back, and revoking by subject is harmless when nothing was granted.
+    if (mayHaveLanded(error)) rollback.add('revoke the roles a lost grant may have bound', revoke)
+    throw error
+  }
+  rollback.add('revoke the granted roles', revoke)
+}
+
+/** Whether an auth profile shows `changes` (emails compare case-insensitively; no flag means not blocked). */
+function showsChanges(profile: Record<string, unknown>, changes: AuthUserChanges): boolean {
+  if (changes.email !== undefined && String(profile.email).toLowerCase() !== changes.email.toLowerCase()) return false
+  if (changes.username !== undefined && profile.username !== changes.username) return false
+  return changes.blocked === undefined || (profile.blocked === true) === changes.blocked
+}
+
+/** Updates the auth user; when the answer is lost, reads it back: a change that shows is done. */
+export async function updateAuthUser(
+  deps: Pick<UsersDeps, 'auth'>,
+  authUserId: string,
+  changes: AuthUserChanges,
+  ctx: CallContext,
+  options: LostWriteOptions = {},
+): Promise<void> {
+  try {
+    await deps.auth.updateUser(authUserId, changes, ctx)
+  } catch (error) {
+    await settleLostWrite(
+      error,
+      ctx.log,
+      async () => {
+        const [profile] = await deps.auth.listUsersByIds([authUserId], ctx)
+        return profile !== undefined && showsChanges(profile, changes) ? profile : undefined
+      },
+      options,
+    )
+  }
 }

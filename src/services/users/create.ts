@@ -6,9 +6,11 @@ import { ALL_STATES, type CrudDocument } from '../../clients/crud.js'
 import { UpstreamError, badRequest, conflict, notFound } from '../../errors.js'
 import { explainAuthConflict } from '../../refusals.js'
 import { generatePassword } from '../passwords.js'
+import { settleLostWrite } from '../lost-writes.js'
 import { Rollback } from '../rollback.js'
 import { assertClientWritable, stringArray } from './fields.js'
-import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './context.js'
+import { CLOCK_SLACK_MS, insertUser, patchUserReadBack, showsPatch } from './read-back.js'
+import { expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
 
 export interface NewUserBody extends Record<string, unknown> {
   userGroup: string
@@ -45,7 +47,8 @@ async function validateAgainstGroup(deps: UsersDeps, body: Record<string, unknow
  * user, so it fails the step like any other CRUD error.
  */
 async function setOnUser(deps: UsersDeps, userId: string, fields: Record<string, unknown>, ctx: CallContext): Promise<void> {
-  const updated = await deps.crud.users.patchById(userId, { $set: fields }, ctx)
+  const patch = { $set: fields }
+  const updated = await patchUserReadBack(deps.crud.users, userId, patch, (stored) => showsPatch(patch, stored), ctx)
   if (updated === undefined) throw new UpstreamError('CRUD', 'PATCH', `${deps.crud.users.endpoint}/:id`, 404, undefined)
 }
 
@@ -88,6 +91,7 @@ async function createAuthUser(
   const email = typeof user.email === 'string' ? user.email : undefined
   const username = typeof user.username === 'string' ? user.username : undefined
   let created: { authUserId: string }
+  const sentAt = Date.now()
   try {
     created = await deps.auth.createUser(
       {
@@ -101,7 +105,7 @@ async function createAuthUser(
   } catch (error) {
     // The auth service's 409 does not say which field is taken: look it up for the message.
     if (error instanceof UpstreamError) await explainAuthConflict(error, deps.auth, { email, username }, ctx)
-    throw error
+    created = await settleLostWrite(error, ctx.log, () => findCreatedAuthUser(deps, { email, username }, sentAt, ctx))
   }
   const { authUserId } = created
   // Known from now on: a failed undo of any later step names this auth user too.
@@ -114,6 +118,34 @@ async function createAuthUser(
   return authUserId
 }
 
+/**
+ * The auth user a creation whose answer was lost made: the one with its email and username
+ * created since the call (an older one was somebody else's, and the creation failed on it).
+ */
+async function findCreatedAuthUser(
+  deps: UsersDeps,
+  user: { email: string | undefined; username: string | undefined },
+  sentAt: number,
+  ctx: CallContext,
+): Promise<{ authUserId: string } | undefined> {
+  const profiles =
+    user.email !== undefined
+      ? await deps.auth.listUsersByEmails([user.email], ctx)
+      : user.username !== undefined
+        ? await deps.auth.listUsersByUsernames([user.username], ctx)
+        : []
+  const since = sentAt - CLOCK_SLACK_MS
+  const created = profiles.find(
+    (profile) =>
+      typeof profile.user_id === 'string' &&
+      (user.email === undefined || String(profile.email).toLowerCase() === user.email.toLowerCase()) &&
+      (user.username === undefined || profile.username === user.username) &&
+      typeof profile.created_at === 'string' &&
+      Date.parse(profile.created_at) >= since,
+  )
+  return created ? { authUserId: created.user_id as string } : undefined
+}
+
 const blockedFlag = (value: unknown): boolean | undefined => (typeof value === 'boolean' ? value : undefined)
 
 /** POST /users/: CRUD insert, auth user, roles, expiry, email; 200 `{_id}`. */
@@ -121,7 +153,7 @@ export async function createUser(deps: UsersDeps, body: NewUserBody, options: Cr
   assertClientWritable(Object.keys(body), 'set')
   const rollback = new Rollback('createUser', ctx.log)
   const group = await validateAgainstGroup(deps, body, ctx)
-  const insertedId = await deps.crud.users.insert(crudDocument(body), ctx)
+  const insertedId = await insertUser(deps.crud.users, crudDocument(body), ctx)
   rollback.ids.userId = insertedId
   rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
   return rollback.guard(async () => {
@@ -166,10 +198,11 @@ export async function createUserWithId(
   const insertedId = await rollback.guard(async () => {
     // A user created blocked must not be able to log in: block the existing auth user first.
     if (rest.blocked === true && authUser.blocked !== true) {
-      await deps.auth.updateUser(authUserId, { blocked: true }, ctx)
-      rollback.add('unblock the auth user again', () => deps.auth.updateUser(authUserId, { blocked: false }, ctx))
+      const unblock = () => rollback.add('unblock the auth user again', () => deps.auth.updateUser(authUserId, { blocked: false }, ctx))
+      await updateAuthUser(deps, authUserId, { blocked: true }, ctx, { onUnknown: unblock })
+      unblock()
     }
-    const id = await deps.crud.users.insert({ ...crudDocument(rest), authUserId }, ctx)
+    const id = await insertUser(deps.crud.users, { ...crudDocument(rest), authUserId }, ctx)
     rollback.ids.userId = id
     rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(id, ctx))
     await finishCreation(

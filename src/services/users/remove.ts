@@ -5,7 +5,8 @@
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument, CrudState } from '../../clients/crud.js'
 import { UpstreamError, notFound } from '../../errors.js'
-import { expirationOf, type UsersDeps } from './context.js'
+import { settleLostWrite } from '../lost-writes.js'
+import { expirationOf, updateAuthUser, type UsersDeps } from './context.js'
 import { UsersRepository } from './repository.js'
 
 /** Source states the CRUD's `POST /state` accepts per target (its transition table). */
@@ -32,7 +33,7 @@ function authIdOf(user: StoredUser): string | undefined {
  */
 async function setAuthBlocked(deps: UsersDeps, authUserId: string, blocked: boolean, ctx: CallContext): Promise<boolean> {
   try {
-    await deps.auth.updateUser(authUserId, { blocked }, ctx)
+    await updateAuthUser(deps, authUserId, { blocked }, ctx)
     return true
   } catch (error) {
     if (error instanceof UpstreamError && error.status === 404) return false
@@ -42,11 +43,41 @@ async function setAuthBlocked(deps: UsersDeps, authUserId: string, blocked: bool
 
 const blockAuthUser = (deps: UsersDeps, authUserId: string, ctx: CallContext) => setAuthBlocked(deps, authUserId, true, ctx)
 
+/** Moves the CRUD document to `stateTo`; when the answer is lost, the state read back tells whether it did. */
+async function setState(deps: UsersDeps, userId: string, stateTo: CrudState, ctx: CallContext): Promise<void> {
+  try {
+    await deps.crud.users.setState(userId, stateTo, ctx)
+  } catch (error) {
+    await settleLostWrite(error, ctx.log, async () => {
+      const stored = await deps.crud.users.getById<StoredUser>(userId, ctx)
+      return stored?.__STATE__ === stateTo ? stored : undefined
+    })
+  }
+}
+
+/** Deletes the CRUD document; when the answer is lost, a read back finding nothing says it did. */
+async function deleteDocument(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
+  try {
+    await deps.crud.users.deleteById(userId, ctx)
+  } catch (error) {
+    await settleLostWrite(error, ctx.log, async () => ((await deps.crud.users.getById(userId, ctx)) === undefined ? true : undefined))
+  }
+}
+
+/** Deletes the auth user (hard delete); when the answer is lost, a read back finding nothing says it did. */
+async function deleteAuthUser(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
+  try {
+    await deps.auth.deleteUser(authUserId, ctx)
+  } catch (error) {
+    await settleLostWrite(error, ctx.log, async () => ((await deps.auth.listUsersByIds([authUserId], ctx)).length === 0 ? true : undefined))
+  }
+}
+
 /** Walks the CRUD document to DELETED, through TRASH where the single-document transitions need it. */
 async function moveToDeleted(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
   if (user.__STATE__ === 'DELETED') return
-  if (user.__STATE__ !== 'TRASH') await deps.crud.users.setState(user._id, 'TRASH', ctx)
-  await deps.crud.users.setState(user._id, 'DELETED', ctx)
+  if (user.__STATE__ !== 'TRASH') await setState(deps, user._id, 'TRASH', ctx)
+  await setState(deps, user._id, 'DELETED', ctx)
 }
 
 /** Aborts a pending expiry timer; failures are logged and ignored (the user is going away). */
@@ -74,10 +105,10 @@ export async function deleteUser(deps: UsersDeps, userId: string, ctx: CallConte
       // Only a DELETED document may point at an auth user that is gone: should the CRUD delete
       // fail after the auth delete, the user is left DELETED and a retry finishes the job.
       await moveToDeleted(deps, user, ctx)
-      await deps.auth.deleteUser(authUserId, ctx)
+      await deleteAuthUser(deps, authUserId, ctx)
     }
   }
-  await deps.crud.users.deleteById(userId, ctx)
+  await deleteDocument(deps, userId, ctx)
   await abortPendingExpiry(deps, user, ctx)
 }
 
@@ -93,7 +124,7 @@ async function forgetDeletedAuthUser(deps: UsersDeps, user: StoredUser, ctx: Cal
 async function moveUser(deps: UsersDeps, user: StoredUser, stateTo: CrudState, ctx: CallContext): Promise<void> {
   const authUserId = authIdOf(user)
   if (stateTo === 'PUBLIC') {
-    await deps.crud.users.setState(user._id, stateTo, ctx)
+    await setState(deps, user._id, stateTo, ctx)
     // A user blocked in the CRUD (e.g. expired) stays blocked in auth when it is restored.
     if (authUserId && user.blocked !== true && !(await setAuthBlocked(deps, authUserId, false, ctx))) {
       await forgetDeletedAuthUser(deps, user, ctx)
@@ -101,9 +132,9 @@ async function moveUser(deps: UsersDeps, user: StoredUser, stateTo: CrudState, c
     return
   }
   const authUserExists = authUserId !== undefined && (await blockAuthUser(deps, authUserId, ctx))
-  await deps.crud.users.setState(user._id, stateTo, ctx)
+  await setState(deps, user._id, stateTo, ctx)
   if (stateTo === 'DELETED') {
-    if (authUserExists && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+    if (authUserExists && deps.config.authHardDelete) await deleteAuthUser(deps, authUserId, ctx)
     await abortPendingExpiry(deps, user, ctx)
   } else if (authUserId && !authUserExists) {
     await forgetDeletedAuthUser(deps, user, ctx)
@@ -161,6 +192,6 @@ export async function softDeleteUser(deps: UsersDeps, userId: string, ctx: CallC
   const authUserId = authIdOf(user)
   if (authUserId) await blockAuthUser(deps, authUserId, ctx)
   await moveToDeleted(deps, user, ctx)
-  if (authUserId && deps.config.authHardDelete) await deps.auth.deleteUser(authUserId, ctx)
+  if (authUserId && deps.config.authHardDelete) await deleteAuthUser(deps, authUserId, ctx)
   await abortPendingExpiry(deps, user, ctx)
 }

@@ -4,7 +4,7 @@
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument } from '../../clients/crud.js'
 import type { AuthUserChanges } from '../../auth-providers/provider.js'
-import { badRequest, notFound } from '../../errors.js'
+import { badRequest, mayHaveLanded, notFound } from '../../errors.js'
 import { Rollback } from '../rollback.js'
 import {
   PATCH_OPERATORS,
@@ -17,7 +17,8 @@ import {
   stringArray,
   type UserPatch,
 } from './fields.js'
-import { expirationOf, grantRoles, scheduleExpiry, type UsersDeps } from './context.js'
+import { expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
+import { patchUserReadBack, showsUpdate } from './read-back.js'
 import { mustBeBlocked } from './repository.js'
 
 function authChanges(before: CrudDocument, after: Record<string, unknown>): { apply: AuthUserChanges; restore: AuthUserChanges } {
@@ -89,8 +90,12 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
     const blocking = changes.apply.blocked === true
     const syncAuth = async () => {
       if (!authUserId || Object.keys(changes.apply).length === 0) return
-      await auth.updateUser(authUserId, changes.apply, ctx)
-      if (Object.keys(changes.restore).length > 0) rollback.add('restore the auth user', () => auth.updateUser(authUserId, changes.restore, ctx))
+      const restore = () => {
+        if (Object.keys(changes.restore).length > 0) rollback.add('restore the auth user', () => auth.updateUser(authUserId, changes.restore, ctx))
+      }
+      // Restoring is harmless when the change did not land: it is registered when that is unknown too.
+      await updateAuthUser(deps, authUserId, changes.apply, ctx, { onUnknown: restore })
+      restore()
     }
     // Blocking removes access: it happens before the CRUD says so.
     if (blocking) await syncAuth()
@@ -101,9 +106,10 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
       if (expirationId) crudPatch.$set = { ...crudPatch.$set, expirationId }
       else if (oldExpirationId) crudPatch.$unset = { ...crudPatch.$unset, expirationId: true }
     }
-    const updated = await crud.users.patchById<CrudDocument>(userId, crudPatch, ctx)
+    const restoreCrud = () => rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
+    const updated = await patchUserReadBack(crud.users, userId, crudPatch, (stored) => showsUpdate(before, crudPatch, stored), ctx, { onUnknown: restoreCrud })
     if (!updated) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
-    rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
+    restoreCrud()
 
     if (!blocking) await syncAuth()
     // The roles bound in Rönd are the ones the CRUD stored, not our prediction of them: the
@@ -111,11 +117,23 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
     const newRoles = stringArray(updated.roles)
     const rolesChanged = !sameValue(stringArray(before.roles), newRoles)
     if (rolesChanged && authUserId && config.rondEnabled) {
-      await deps.rond.revokeSubject(authUserId, ctx)
-      rollback.add('grant the previous roles again', async () => {
+      const grantPrevious = async () => {
         const previous = stringArray(before.roles)
         if (previous.length > 0) await deps.rond.grantRoles(authUserId, previous, ctx)
-      })
+      }
+      try {
+        await deps.rond.revokeSubject(authUserId, ctx)
+      } catch (error) {
+        // A lost revoke may have landed: revoking again first makes the re-grant right either way.
+        if (mayHaveLanded(error)) {
+          rollback.add('bind the previous roles again', async () => {
+            await deps.rond.revokeSubject(authUserId, ctx)
+            await grantPrevious()
+          })
+        }
+        throw error
+      }
+      rollback.add('grant the previous roles again', grantPrevious)
       await grantRoles(deps, authUserId, newRoles, ctx, rollback)
     }
     // The old timer goes last: until the change has fully succeeded it must still fire.

@@ -1,12 +1,17 @@
-// After a CRUD `POST /bulk` refused with 409: the insert is ordered, so the rows before the
-// offending one were written, but the answer does not say how many nor their ids. They are found
-// again by content: every document of one bulk insert carries the same `createdAt`, so the newest
-// unknown document matching the first row gives that instant, and the documents created at that
-// instant are matched to the rows in order until one row has no match.
+// Reading the CRUD again after a write that did not say what it wrote: inserted users are found
+// again by content after an ordered `POST /bulk` refused with 409 (the rows before the offending
+// one were written) and after an insert whose answer was lost; a patch whose answer was lost is
+// looked for in the user. Every document of one insert request carries the same `createdAt`, so
+// the newest unknown document matching the first row gives that instant, and the documents
+// created at that instant are matched to the rows in order until one row has no match.
 import type { CallContext } from '../../clients/http.js'
-import { ALL_STATES, type CrudCollection, type CrudDocument } from '../../clients/crud.js'
+import { ALL_STATES, type CrudCollection, type CrudDocument, type CrudUpdate } from '../../clients/crud.js'
 import { UpstreamError } from '../../errors.js'
-import { isPlainObject } from '../users/fields.js'
+import { settleLostWrite, type LostWriteOptions } from '../lost-writes.js'
+import { applyPatch, isPlainObject, patchedPaths, type UserPatch } from './fields.js'
+
+/** How far the CRUD's clock (its `createdAt`) may be behind ours. */
+export const CLOCK_SLACK_MS = 2_000
 
 const PAGE = 200
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/
@@ -66,7 +71,7 @@ async function firstRowCandidates(users: CrudCollection, user: Record<string, un
 }
 
 /**
- * The ids of the leading rows of `batch` that a refused ordered bulk insert did write, in order.
+ * The ids of the leading rows of `batch` that a refused (or unanswered) ordered insert did write, in order.
  * `known` holds the ids this import already accounts for; `since` is a lower bound of the
  * documents' `createdAt` (the send time, minus clock slack).
  */
@@ -92,4 +97,65 @@ export async function insertedPrefix(
     unused.splice(index, 1)
   }
   return ids
+}
+
+/**
+ * Inserts one user and answers its id. When the answer is lost, the user is looked for by content
+ * among the documents created since the call: found, it is the one inserted.
+ */
+export async function insertUser(users: CrudCollection, document: Record<string, unknown>, ctx: CallContext, known: ReadonlySet<string> = new Set()): Promise<string> {
+  const sentAt = Date.now()
+  try {
+    return await users.insert(document, ctx)
+  } catch (error) {
+    return settleLostWrite(error, ctx.log, async () => {
+      const [id] = await insertedPrefix(users, [document], known, new Date(sentAt - CLOCK_SLACK_MS), ctx)
+      return id
+    })
+  }
+}
+
+/**
+ * Patches one user (any state); undefined when it does not exist. When the answer is lost, the
+ * user is read again: the patch landed when `landed` says so of the stored user.
+ */
+export async function patchUserReadBack<T extends CrudDocument = CrudDocument>(
+  users: CrudCollection,
+  id: string,
+  update: CrudUpdate,
+  landed: (stored: T) => boolean,
+  ctx: CallContext,
+  options: LostWriteOptions = {},
+): Promise<T | undefined> {
+  try {
+    return await users.patchById<T>(id, update, ctx)
+  } catch (error) {
+    return settleLostWrite(
+      error,
+      ctx.log,
+      async () => {
+        const stored = await users.getById<T>(id, ctx)
+        return stored !== undefined && landed(stored) ? stored : undefined
+      },
+      options,
+    )
+  }
+}
+
+/** Whether a `$set`/`$unset` patch shows in the stored user. */
+export function showsPatch(patch: Pick<CrudUpdate, '$set' | '$unset'>, stored: Record<string, unknown>): boolean {
+  return storedAs(patch.$set ?? {}, stored) && Object.keys(patch.$unset ?? {}).every((field) => stored[field] === undefined)
+}
+
+/**
+ * Whether the stored user shows `update` applied to `before`: written since (`updatedAt` moved)
+ * and every top-level field the update touches as predicted (`$currentDate` fields aside).
+ */
+export function showsUpdate(before: CrudDocument, update: UserPatch, stored: Record<string, unknown>): boolean {
+  if (before.updatedAt !== undefined && stored.updatedAt === before.updatedAt) return false
+  const predicted = applyPatch(before, update)
+  const rootOf = (path: string) => path.split('.')[0]!
+  const dated = new Set(Object.keys(update.$currentDate ?? {}).map(rootOf))
+  const roots = new Set(patchedPaths(update).map(rootOf))
+  return [...roots].every((root) => dated.has(root) || sameValue(predicted[root], stored[root]))
 }
