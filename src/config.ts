@@ -39,6 +39,7 @@ export const ENV_SCHEMA = {
     JOBS_STORE_URL: { type: 'string', minLength: 1, examples: ['postgres://ums:secret@postgres:5432/ums'], description: 'the job store shared by the replicas: `postgres://`/`postgresql://`, `redis://`/`rediss://`, `mongodb://`/`mongodb+srv://`; unset (and no `MONGODB_URL`): jobs in memory' },
     MONGODB_URL: { type: 'string', minLength: 1, examples: ['mongodb://mongo:27017/ums'], description: 'the original\'s name for a MongoDB job store, used when `JOBS_STORE_URL` is unset (in Mia projects, the CRUD Service\'s database)' },
     JOBS_COLLECTION_NAME: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,39}$', default: 'userManagerJobs', description: 'the job store\'s collection, table or key prefix (letters, digits, `_`; at most 40)' },
+    RECONCILE_RECENT_WINDOW_MS: { type: 'integer', minimum: 0, default: 300000, description: 'reconciliation leaves alone a user changed (or an auth user created) this recently: it may be an operation under way; 0 when nothing else writes' },
     JOBS_LOCK_LIFETIME_MS: { type: 'integer', minimum: 1000, default: 60000, description: 'a replica\'s lock on a job lasts this long unless renewed (it is renewed every quarter of it): a crashed replica\'s jobs are taken over after it' },
     USERID_HEADER_KEY: { type: 'string', minLength: 1, default: 'miauserid', description: 'name of the header with the caller\'s user id' },
     USER_PROPERTIES_HEADER_KEY: { type: 'string', minLength: 1, default: 'miauserproperties', description: 'name of the header with the caller\'s properties (JSON)' },
@@ -131,6 +132,7 @@ export interface Config {
   changePasswordRatePerSecond: number
   bulkMaxUsers: number
   jobsTtlMs: number
+  reconcileRecentWindowMs: number
   jobStore: JobStoreConfig
   /** The collection, table or key prefix of the job store. */
   jobsCollectionName: string
@@ -282,6 +284,7 @@ export function deriveConfig(env: RawEnv): Config {
     changePasswordRatePerSecond: env.AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND,
     bulkMaxUsers: env.BULK_MAX_USERS,
     jobsTtlMs: env.JOBS_TTL_MS,
+    reconcileRecentWindowMs: env.RECONCILE_RECENT_WINDOW_MS,
     jobStore: parseJobStore(env),
     jobsCollectionName: env.JOBS_COLLECTION_NAME,
     jobsLockLifetimeMs: env.JOBS_LOCK_LIFETIME_MS,

@@ -54,8 +54,6 @@ export interface ReconcileResult {
 
 /** Findings listed in the result; beyond, only counted. */
 export const MAX_FINDINGS_LISTED = 10_000
-/** Changes more recent than this may be an operation under way: not repaired. */
-export const RECENT_WINDOW_MS = 5 * 60 * 1000
 /** Auth users per page of the connection's users. */
 const AUTH_PAGE_SIZE = 100
 const PROFILE_FIELDS = '_id,authUserId,email,username,blocked,expirationDate,expirationId,updatedAt,__STATE__'
@@ -249,7 +247,7 @@ class ReconcileRun {
           return 'repaired'
         }
         case 'auth-user-missing':
-          if (isRecent(user.updatedAt, this.now, RECENT_WINDOW_MS)) return 'skipped-recent'
+          if (isRecent(user.updatedAt, this.now, this.deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
           // Guarded: only while the user still points to the missing auth user.
           await crud.users.patchBulk([{ filter: { _id: user._id, _st: ALL_STATES, _q: JSON.stringify({ authUserId: problem.authUserId }) }, update: { $unset: { authUserId: true } } }], this.ctx)
           return 'repaired'
@@ -298,7 +296,7 @@ class ReconcileRun {
     const { dryRun, deleteOrphanAuthUsers } = this.execution.input
     if (dryRun || !deleteOrphanAuthUsers) return 'reported'
     // An auth user a moment old may be one whose CRUD user is being linked right now.
-    if (isRecent(profile.created_at, this.now, RECENT_WINDOW_MS)) return 'skipped-recent'
+    if (isRecent(profile.created_at, this.now, this.deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
     try {
       await this.auth.deleteUser(profile.user_id, this.ctx)
       return 'repaired'
