@@ -35,6 +35,11 @@ export interface Fault {
    * (`hang`) or destroy the connection (`reset`), as a peer that answers after the caller gave up.
    */
   lostAfterApplying?: 'hang' | 'reset'
+  /**
+   * Answer this request (closing its connection), then go down: every connection is closed and
+   * new ones are refused until `up()`, as a peer that stopped after that call.
+   */
+  downAfterAnswer?: boolean
 }
 
 export interface FaultRule extends Fault {
@@ -50,7 +55,7 @@ export interface FaultRule extends Fault {
   probability?: number
 }
 
-type LoggedRequest = FastifyRequest & { emulatorRecord?: RecordedRequest; loseAnswer?: 'hang' | 'reset' }
+type LoggedRequest = FastifyRequest & { emulatorRecord?: RecordedRequest; loseAnswer?: 'hang' | 'reset'; goDown?: boolean }
 
 interface ActiveRule extends FaultRule {
   remaining: number
@@ -102,6 +107,7 @@ export abstract class Emulator {
       if (!rule) return
       rule.remaining -= 1
       if (rule.delayMs) await sleep(rule.delayMs)
+      if (rule.downAfterAnswer) (request as LoggedRequest).goDown = true
       if (rule.lostAfterApplying) {
         ;(request as LoggedRequest).loseAnswer = rule.lostAfterApplying
         return
@@ -121,7 +127,12 @@ export abstract class Emulator {
       }
     })
     // The answer of a request carried out under `lostAfterApplying` is never sent.
-    this.app.addHook('onSend', async (request) => {
+    this.app.addHook('onSend', async (request, reply) => {
+      if ((request as LoggedRequest).goDown) {
+        // Stops listening before the answer leaves, so the caller's next connection is refused.
+        reply.header('connection', 'close')
+        this.down({ keepBusy: true })
+      }
       const lose = (request as LoggedRequest).loseAnswer
       if (lose === undefined) return
       const record = (request as LoggedRequest).emulatorRecord
@@ -180,8 +191,34 @@ export abstract class Emulator {
   }
 
   async close(): Promise<void> {
+    // Fastify's close expects a listening server.
+    await this.up()
     await this.app.close()
     this.started = undefined
+  }
+
+  /**
+   * Stops accepting connections (they are refused) and closes the open ones, keeping the port for
+   * `up()`. Within an answer (`downAfterAnswer`) only the idle ones: the answer's own is still needed.
+   */
+  down(options: { keepBusy?: boolean } = {}): void {
+    if (!this.started || !this.app.server.listening) return
+    this.app.server.close()
+    if (options.keepBusy) this.app.server.closeIdleConnections()
+    else this.app.server.closeAllConnections()
+  }
+
+  /** Listens again on the same port after `down()`. */
+  async up(): Promise<void> {
+    if (!this.started || this.app.server.listening) return
+    const { port } = this.started
+    await new Promise<void>((resolve, reject) => {
+      this.app.server.once('error', reject)
+      this.app.server.listen(port, '127.0.0.1', () => {
+        this.app.server.off('error', reject)
+        resolve()
+      })
+    })
   }
 
   injectFault(rule: FaultRule): void {

@@ -42,3 +42,21 @@ export async function settleLostWrite<T>(
   log.warn({ call: lost.message }, 'a write whose answer was lost landed: carrying on')
   return found
 }
+
+/**
+ * Runs an idempotent write (aborting a timer, revoking a subject's bindings); when its answer is
+ * lost, sends it once more: its answer settles it either way. A second failure is the first's.
+ */
+export async function repeatIfLost<T>(write: () => Promise<T>, log: FastifyBaseLogger): Promise<T> {
+  try {
+    return await write()
+  } catch (error) {
+    if (!mayHaveLanded(error)) throw error
+    log.warn({ call: error.message }, 'an idempotent write whose answer was lost: sent again')
+    try {
+      return await write()
+    } catch {
+      throw error
+    }
+  }
+}

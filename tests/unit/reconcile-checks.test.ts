@@ -34,6 +34,9 @@ describe('reconciliation checks', () => {
   it('finds an authUserId that names no auth user', () => {
     expect(userProblems(user, undefined, NOW, true)).toEqual([{ check: 'auth-user-missing', crudId: 'c1', authUserId: 'auth0|a1' }])
     expect(userProblems({ _id: 'c2', email: 'x@example.com' }, undefined, NOW, true)).toEqual([])
+    // AUTH_HARD_DELETE: a DELETED user keeps the id of its deleted auth user by design.
+    expect(userProblems({ ...user, __STATE__: 'DELETED' }, undefined, NOW, true, true)).toEqual([])
+    expect(userProblems({ ...user, __STATE__: 'DELETED' }, undefined, NOW, true, false).map((problem) => problem.check)).toEqual(['auth-user-missing'])
   })
 
   it('tells recent changes', () => {

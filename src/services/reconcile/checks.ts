@@ -65,13 +65,15 @@ export function profileDifferences(user: StoredUser, profile: AuthProfile): Arra
 
 /**
  * The problems of one CRUD user, given its auth profile (undefined when the user has an
- * `authUserId` that names no auth user) and whether expiry timers are in use.
+ * `authUserId` that names no auth user), whether expiry timers are in use and AUTH_HARD_DELETE.
  */
-export function userProblems(user: StoredUser, profile: AuthProfile | undefined, now: number, timersInUse: boolean): Problem[] {
+export function userProblems(user: StoredUser, profile: AuthProfile | undefined, now: number, timersInUse: boolean, authHardDelete = false): Problem[] {
   const problems: Problem[] = []
   const crudId = user._id
   const authUserId = typeof user.authUserId === 'string' && user.authUserId !== '' ? user.authUserId : undefined
-  if (authUserId !== undefined && profile === undefined) problems.push({ check: 'auth-user-missing', crudId, authUserId })
+  // With hard delete, a DELETED user keeps the id of the auth user deleted with it: its end state.
+  const authUserGoneByDesign = authHardDelete && user.__STATE__ === 'DELETED'
+  if (authUserId !== undefined && profile === undefined && !authUserGoneByDesign) problems.push({ check: 'auth-user-missing', crudId, authUserId })
   const expiresAt = expirationOf(user.expirationDate)?.getTime()
   const expired = expiresAt !== undefined && expiresAt <= now
   if (expired && user.blocked !== true) problems.push({ check: 'expired-not-blocked', crudId, ...(authUserId ? { authUserId } : {}) })

@@ -220,7 +220,7 @@ class ReconcileRun {
     const findings: Finding[] = []
     for (const user of users) {
       const profile = typeof user.authUserId === 'string' ? profiles.get(user.authUserId) : undefined
-      for (const problem of userProblems(user, profile, this.now, this.deps.timer !== undefined)) {
+      for (const problem of userProblems(user, profile, this.now, this.deps.timer !== undefined, this.deps.config.authHardDelete)) {
         findings.push({ ...problem, action: await this.repairUser(problem, user) })
       }
     }

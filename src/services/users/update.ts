@@ -5,6 +5,7 @@ import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument } from '../../clients/crud.js'
 import type { AuthUserChanges } from '../../auth-providers/provider.js'
 import { badRequest, mayHaveLanded, notFound } from '../../errors.js'
+import { repeatIfLost } from '../lost-writes.js'
 import { Rollback } from '../rollback.js'
 import {
   PATCH_OPERATORS,
@@ -122,7 +123,7 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
         if (previous.length > 0) await deps.rond.grantRoles(authUserId, previous, ctx)
       }
       try {
-        await deps.rond.revokeSubject(authUserId, ctx)
+        await repeatIfLost(() => deps.rond.revokeSubject(authUserId, ctx), ctx.log)
       } catch (error) {
         // A lost revoke may have landed: revoking again first makes the re-grant right either way.
         if (mayHaveLanded(error)) {
@@ -137,7 +138,7 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
       await grantRoles(deps, authUserId, newRoles, ctx, rollback)
     }
     // The old timer goes last: until the change has fully succeeded it must still fire.
-    if (expirationChanged && oldExpirationId && timer) await timer.abort(oldExpirationId, ctx)
+    if (expirationChanged && oldExpirationId && timer) await repeatIfLost(() => timer.abort(oldExpirationId, ctx), ctx.log)
     return updated
   })
 }

@@ -1,0 +1,60 @@
+// The fault matrix: every multi-step route (rows, in routes.ts) × every peer call it makes × five
+// ways that call can fail (500, timeout, refused connection, reset connection, carried out but
+// answered too late). After each case: the documented answer, the stores consistent with each
+// other (or, where a case documents a leftover, not yet), then a repairing reconciliation and a
+// dry run that finds nothing left.
+import { describe, expect, it } from 'vitest'
+import { useStack } from '../helpers/stack.js'
+import { clearRequestLogs } from '../integration/users-patch-helpers.js'
+import { bindingProblems, expectConsistentStores, expectReconciled, inconsistencies } from './oracle.js'
+import { FAULTS, ROWS, TIMEOUT_MS, type FaultName } from './routes.js'
+
+const OUTCOME: Record<Exclude<FaultName, 'refused'>, number | string> = { '500': 500, timeout: 'hang', reset: 'reset', 'applied, then timed out': 'hang' }
+
+describe.each(ROWS)('$route', (row) => {
+  const stack = useStack({ env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS), RECONCILE_RECENT_WINDOW_MS: '0' } })
+  const cases = row.calls.flatMap((call, index) => FAULTS.map((fault) => ({ call, index, fault })))
+
+  it.each(cases)('$call.name: $fault.name', async ({ call, index, fault }) => {
+    const seeded = await row.seed(stack.current)
+    clearRequestLogs(stack.current)
+    const peer = stack.current[call.peer]
+    if (fault.name === 'refused') {
+      // A connection is refused only when it is new: the peer goes down right after the call before.
+      const previous = row.calls.slice(0, index).reverse().find((other) => other.peer === call.peer)
+      if (previous) peer.injectFault({ ...previous.rule(seeded), downAfterAnswer: true })
+      else peer.down()
+    } else {
+      peer.injectFault({ ...call.rule(seeded), ...fault.rule })
+    }
+    let answer: Awaited<ReturnType<typeof row.send>>
+    try {
+      answer = await row.send(stack, seeded)
+    } finally {
+      await peer.up()
+    }
+
+    if (fault.name !== 'refused') {
+      const outcome = OUTCOME[fault.name]
+      const hit = peer.requests.filter((request) => request.outcome === outcome)
+      expect(hit.length, 'the fault was met').toBeGreaterThan(0)
+      if (fault.name === 'applied, then timed out') expect(hit.some((request) => request.applied)).toBe(true)
+    }
+    if (call.succeedsUnder?.includes(fault.name)) {
+      expect(answer.status, JSON.stringify(answer.body)).toBe(row.success)
+    } else if (fault.name === 'refused' && call.concurrent) {
+      expect(answer.status).toBe(500)
+      expect((answer.body as { message?: string }).message).toMatch(new RegExp(`^Error while ${row.action} user: ${call.call.split(' ')[0]} [A-Z]+ \\S+ failed: connection (refused|reset)$`))
+    } else {
+      expect(answer.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: `Error while ${row.action} user: ${call.call} ${fault.suffix}`, code: 'UMS_UPSTREAM_FAILED' })
+    }
+
+    const unlinked = new Set(seeded.unlinked ?? [])
+    const leftover = call.leavesUnder?.includes(fault.name) ?? false
+    const bindingsLeft = call.bindingsLeftUnder?.includes(fault.name) ?? false
+    if (bindingsLeft) expect(bindingProblems(stack.current), 'the bindings this case leaves short').not.toEqual([])
+    if (leftover) expect(inconsistencies(stack.current, unlinked, { skipBindings: true }), 'the leftover this case documents').not.toEqual([])
+    else expectConsistentStores(stack.current, unlinked, { skipBindings: bindingsLeft })
+    await expectReconciled(stack, leftover, unlinked)
+  })
+})
