@@ -11,7 +11,7 @@ import { CrudClient } from './clients/crud.js'
 import { RondClient } from './clients/rond.js'
 import { TimerClient } from './clients/timer.js'
 import { createAuthProvider, type AuthProvider } from './auth-providers/index.js'
-import { errorReply, routeNotFound } from './errors.js'
+import { HttpError, errorReply, routeNotFound } from './errors.js'
 import { loggerOptions, registerRequestLogging } from './logging.js'
 import { statusRoutes } from './routes/status.js'
 import { authRoutes } from './routes/auth.js'
@@ -44,6 +44,8 @@ export interface BuildOptions {
   logStream?: DestinationStream
   /** With ENABLE_TRACING: where spans go instead of the OTEL_TRACES_EXPORTER exporters (tests). */
   spanProcessors?: TracingOptions['spanProcessors']
+  /** How long a request may take to arrive, body included (default REQUEST_TIMEOUT_MS; tests shorten it). */
+  requestTimeoutMs?: number
 }
 
 export interface PackageInfo {
@@ -67,6 +69,32 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * How deeply a JSON body may nest: MongoDB's own limit for a document, so no user could be stored
+ * deeper; a deeper body (thousands of `[`) would overflow the stack of the recursive copies and
+ * serialisations on its way to the peers, a 500 instead of the caller's 400.
+ */
+export const MAX_BODY_DEPTH = 100
+
+/** Whether `value` has containers nested more than `limit` deep; iterative, so any depth is safe. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue
+    if (next.depth >= limit) return true
+    for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 })
+  }
+  return false
+}
+
+/**
+ * A request must have fully arrived, headers and body, within this long: a client that stops
+ * sending in the middle of a body (a multipart part that never ends) gets a 408 and its connection
+ * closed, rather than holding the connection and the half-received upload forever. Node's own
+ * default, which Fastify turns off: a 16 MiB JSON body may still come at 56 KB/s.
+ */
+export const REQUEST_TIMEOUT_MS = 300_000
+
 export function createPeers(config: Config): Peers {
   const options = { timeoutMs: config.upstreamTimeoutMs, traced: config.enableTracing }
   const crudHttp = new PeerClient('CRUD', config.services.crud, options)
@@ -85,6 +113,7 @@ export function createPeers(config: Config): Peers {
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
     requestIdHeader: 'x-request-id',
@@ -93,6 +122,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return503OnClosing: false,
     // JSON bodies are bounded (bulk requests of BULK_MAX_USERS ids stay far below); CSV uploads have their own limit.
     bodyLimit: 16 * 1024 * 1024,
+    requestTimeout,
+    // Node's defaults (headers within 60 s, late requests checked every 30 s), shortened with a
+    // shorter request timeout: Node swaps the two timeouts when the headers' is the longer.
+    http: { headersTimeout: Math.min(60_000, requestTimeout), connectionsCheckingInterval: Math.min(30_000, Math.ceil(requestTimeout / 4)) },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   })
   // Before any hook or route, and long before listen: no request can come before the SDK runs.
@@ -115,11 +148,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }
   })
   registerRequestLogging(app)
+  app.addHook('preValidation', async (request) => {
+    if (nestedDeeperThan(request.body, MAX_BODY_DEPTH)) {
+      throw new HttpError(400, `body must not be nested more than ${MAX_BODY_DEPTH} levels deep`, 'UMS_INVALID_REQUEST')
+    }
+  })
   // Once close() has begun, answers end their keep-alive connection: Fastify closes only the
   // connections idle at that moment, and one finishing an in-flight request would hold the
   // shutdown open until its keep-alive timeout.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (!app.server.listening) reply.header('connection', 'close')
+  // An answer sent before the request's body has fully arrived (a CSV upload refused at its first
+  // part) ends the connection too: the rest of the body would stay unread on it, stalling the
+  // client's upload and whatever request it sends next on that connection.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!app.server.listening || !request.raw.complete) reply.header('connection', 'close')
     done(null, payload)
   })
 

@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   FST_ERR_NOT_FOUND: { status: 404, meaning: 'no route for this method and path' },
 
   // The caller's input, checked by ums.
-  UMS_INVALID_REQUEST: { status: 400, meaning: 'a request that could not be read and has no more specific code (its own 4xx status is kept)' },
+  UMS_INVALID_REQUEST: { status: 400, meaning: 'a request that could not be read and has no more specific code (its own 4xx status is kept): a body nested more than 100 levels deep, a multipart body the parser cannot read, a body aborted before its end' },
   UMS_INVALID_QUERY: { status: 400, meaning: 'a `_q` that is not a JSON object (base64-encoded when json-query-params-encoding says so), or a query the CRUD refused on a read' },
   UMS_READ_ONLY_FIELD: { status: 400, meaning: '`authUserId`, `expirationId`, `_id` or `__STATE__` in a body' },
   UMS_INVALID_UPDATE: { status: 400, meaning: 'a PATCH body that is not a usable set of update operators ($set, $unset, …)' },

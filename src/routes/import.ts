@@ -88,9 +88,19 @@ async function receiveUpload(request: FastifyRequest, maxFileSize: number): Prom
   } catch (error) {
     await upload.cleanup()
     if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge(maxFileSize)
+    if (isMalformedMultipart(error)) throw badRequest(`The multipart body could not be read: ${error.message}`, 'UMS_INVALID_REQUEST')
     throw error
   }
   return upload
+}
+
+/**
+ * The multipart parser (busboy) refuses a body it cannot read with a plain Error and no code
+ * ("Multipart: Boundary not found", "Unexpected end of multipart data", ...): the caller's mistake,
+ * not a failure of ums. File system errors carry a code, limits and our refusals a status.
+ */
+function isMalformedMultipart(error: unknown): error is Error {
+  return error instanceof Error && error.constructor === Error && !('code' in error) && !('statusCode' in error)
 }
 
 const tooLarge = (maxFileSize: number) => new HttpError(413, `The file is larger than USER_IMPORT_MAX_FILE_SIZE (${maxFileSize} bytes)`, 'UMS_FILE_TOO_LARGE')

@@ -44,6 +44,8 @@ function authChanges(before: CrudDocument, after: Record<string, unknown>): { ap
   return { apply, restore }
 }
 
+const RESERVED_PATH_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype'])
+
 const OPERATOR_LIST = `${PATCH_OPERATORS.slice(0, -1).join(', ')} or ${PATCH_OPERATORS[PATCH_OPERATORS.length - 1]}`
 
 function validatePatchShape(patch: UserPatch): void {
@@ -56,6 +58,10 @@ function validatePatchShape(patch: UserPatch): void {
     if (!isPlainObject(patch[key as keyof UserPatch])) throw badRequest(`body.${key} must be object`, 'UMS_INVALID_UPDATE')
   }
   const paths = patchedPaths(patch)
+  // The patch is applied to a plain object to predict the user: a `__proto__` segment would reach
+  // Object.prototype and change every object of the process.
+  const reserved = paths.find((path) => path.split('.').some((segment) => RESERVED_PATH_SEGMENTS.has(segment)))
+  if (reserved !== undefined) throw badRequest(`body: the field path ${reserved} names __proto__, constructor or prototype`, 'UMS_INVALID_UPDATE')
   assertClientWritable(paths, 'modified')
   // MongoDB refuses an update touching one path twice (or a path and its parent);
   // the CRUD would answer that with a 500, but it is the caller's mistake.
