@@ -91,6 +91,8 @@ const INCONSISTENT: Record<Check, (user: Required<Seeded>, dates: Dates) => Seed
   'expired-not-blocked': ({ auth, crud }, dates) => ({ auth, crud: { ...crud, expirationDate: dates.expired } }),
   // Expiring ahead, no timer recorded (`expirationId`).
   'expiry-timer-missing': ({ auth, crud }, dates) => ({ auth, crud: { ...crud, expirationDate: dates.future } }),
+  // A role in the CRUD that Rönd never bound.
+  'roles-mismatch': ({ auth, crud }) => ({ auth, crud: { ...crud, roles: ['customer-basic'] } }),
 }
 
 const INCONSISTENT_TOTAL = PER_KIND * CHECKS.length

@@ -196,7 +196,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const jobEngine = await createJobEngine(config, app.log)
   jobEngine.define(changePasswordBulkJob({ crud: peers.crud, auth: peers.auth, ratePerSecond: config.changePasswordRatePerSecond }))
   jobEngine.define(bulkActivationJob({ crud: peers.crud, auth: peers.auth, polling: config.auth0JobPollingInterval }))
-  jobEngine.define(reconcileJob({ config, crud: peers.crud, auth: peers.auth, timer: peers.timer }))
+  jobEngine.define(reconcileJob({ config, crud: peers.crud, auth: peers.auth, timer: peers.timer, rond: peers.rond }))
   app.decorate('jobEngine', jobEngine)
   app.addHook('onReady', async () => jobEngine.start())
   // One hook, in order: running jobs stop (and checkpoint) while the peers can still be called;

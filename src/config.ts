@@ -18,6 +18,7 @@ export const ENV_SCHEMA = {
     USERS_CRUD_ENDPOINT: { type: 'string', pattern: '^/', examples: ['/users'], description: 'users collection path, e.g. `/users`' },
     UMS_CONFIG_CRUD_ENDPOINT: { type: 'string', pattern: '^/', examples: ['/ums-config'], description: 'group configuration collection path, e.g. `/ums-config`' },
     ROLES_CRUD_ENDPOINT: { type: 'string', pattern: '^/', examples: ['/roles'], description: 'roles collection path (permissions in `/userinfo`)' },
+    BINDINGS_CRUD_ENDPOINT: { type: 'string', pattern: '^/', examples: ['/bindings'], description: 'the CRUD path of the bindings collection Rönd writes (its `BINDINGS_CRUD_SERVICE_URL`): with `ROND_ENABLED`, reconciliation compares each user\'s bindings with its `roles`' },
     ROND_ENABLED: { type: 'boolean', default: false, description: 'grant/revoke roles through Rönd' },
     ROND_SERVICE: { type: 'string', minLength: 1, default: 'rond-service', description: 'the Rönd service' },
     TIMER_SERVICE: { type: 'string', minLength: 1, examples: ['timer-service'], description: 'Timer Service; without it `expirationDate` is stored but nothing is scheduled' },
@@ -115,7 +116,7 @@ export interface Config {
   authModule: string
   authConnection: string
   services: { crud: URL; auth: URL; rond: URL; timer: URL | undefined; ums: URL }
-  endpoints: { users: string; umsConfig: string; roles: string | undefined }
+  endpoints: { users: string; umsConfig: string; roles: string | undefined; bindings: string | undefined }
   rondEnabled: boolean
   timerServiceHeaders: string[]
   randomPasswordGeneration: boolean
@@ -268,6 +269,7 @@ export function deriveConfig(env: RawEnv): Config {
       users: env.USERS_CRUD_ENDPOINT.replace(/\/+$/, ''),
       umsConfig: env.UMS_CONFIG_CRUD_ENDPOINT.replace(/\/+$/, ''),
       roles: env.ROLES_CRUD_ENDPOINT?.replace(/\/+$/, ''),
+      bindings: env.BINDINGS_CRUD_ENDPOINT?.replace(/\/+$/, ''),
     },
     rondEnabled: env.ROND_ENABLED,
     timerServiceHeaders: commaList(env.TIMER_SERVICE_HEADERS).map((name) => name.toLowerCase()),

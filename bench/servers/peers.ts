@@ -14,8 +14,8 @@ import { CrudEmulator } from '../../src/sandbox/crud-emulator.js'
 import type { Emulator, RecordedRequest } from '../../src/sandbox/emulator-kit.js'
 import { RondEmulator } from '../../src/sandbox/rond-emulator.js'
 import { TimerEmulator, type TimerEmulatorOptions } from '../../src/sandbox/timer-emulator.js'
-import { ROLES_COLLECTION, UMS_CONFIG_COLLECTION, USERS_COLLECTION, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import { seedFixtures } from '../../src/sandbox/stack.js'
+import { BINDINGS_COLLECTION, ROLES_COLLECTION, UMS_CONFIG_COLLECTION, USERS_COLLECTION, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+import { crudBindings, seedFixtures } from '../../src/sandbox/stack.js'
 import { childOptions, serve } from './ipc.js'
 
 export interface PeersOptions {
@@ -117,9 +117,9 @@ function importFile(body: unknown): { bytes: number; users: number } {
 }
 
 await serve<PeersInfo>(async () => {
-  const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION] })
+  const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION, BINDINGS_COLLECTION] })
   const auth0 = new Auth0ClientEmulator(options.auth0)
-  const rond = new RondEmulator()
+  const rond = new RondEmulator({ bindings: crudBindings(crud) })
   const timer = new TimerEmulator(options.timer)
   const emulators = [crud, auth0, rond, timer]
   await Promise.all(emulators.map((emulator) => emulator.start()))

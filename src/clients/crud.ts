@@ -113,14 +113,17 @@ export class CrudClient {
   readonly users: CrudCollection
   readonly umsConfig: CrudCollection
   readonly roles: CrudCollection | undefined
+  /** Rönd's bindings, read only. */
+  readonly bindings: CrudCollection | undefined
 
   constructor(
     readonly http: PeerClient,
-    endpoints: { users: string; umsConfig: string; roles: string | undefined },
+    endpoints: { users: string; umsConfig: string; roles: string | undefined; bindings?: string | undefined },
   ) {
     this.users = new CrudCollection(http, endpoints.users)
     this.umsConfig = new CrudCollection(http, endpoints.umsConfig)
     this.roles = endpoints.roles === undefined ? undefined : new CrudCollection(http, endpoints.roles)
+    this.bindings = endpoints.bindings === undefined ? undefined : new CrudCollection(http, endpoints.bindings)
   }
 
   async checkHealth(ctx: CallContext): Promise<void> {

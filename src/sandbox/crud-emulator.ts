@@ -94,6 +94,11 @@ export class CrudEmulator extends Emulator {
     })
   }
 
+  /** Empties one collection (its documents replaced by `seed` afterwards, for instance). */
+  clearCollection(basePath: string): void {
+    this.collection(basePath).store.clear()
+  }
+
   /** Deep copies of the stored documents in wire form (dates as ISO strings), in natural order. */
   documents(basePath: string): Record<string, unknown>[] {
     return JSON.parse(JSON.stringify(this.collection(basePath).store.all())) as Record<string, unknown>[]

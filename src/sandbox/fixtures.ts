@@ -1,10 +1,12 @@
-// The data the sandbox, the integration tests and the benchmarks start from: the three CRUD
-// collections ums uses, the `customer` group and two roles.
+// The data the sandbox, the integration tests and the benchmarks start from: the CRUD collections
+// ums uses (and Rönd's bindings), the `customer` group and two roles.
 import type { CrudCollectionDefinition } from './crud-emulator.js'
 
 export const USERS_ENDPOINT = '/users'
 export const UMS_CONFIG_ENDPOINT = '/ums-config'
 export const ROLES_ENDPOINT = '/roles'
+/** Where Rönd keeps its bindings (its BINDINGS_CRUD_SERVICE_URL), read by ums's reconciliation. */
+export const BINDINGS_ENDPOINT = '/bindings'
 export const AUTH_CONNECTION = 'Username-Password-Authentication'
 
 const onlyWhenPresent = (field: string) => ({ [field]: { $exists: true } })
@@ -95,3 +97,22 @@ export const ROLES = [
   { roleId: 'customer-basic', name: 'Basic customer', description: 'Can browse and order', permissions: ['orders.read', 'orders.create', 'profile.update'] },
   { roleId: 'customer-premium', name: 'Premium customer', description: 'Basic plus priority support', permissions: ['orders.read', 'orders.priority', 'support.chat'] },
 ]
+
+/** Rönd's bindings collection: default state PUBLIC, as Rönd's grant sends no `__STATE__`. */
+export const BINDINGS_COLLECTION: CrudCollectionDefinition = {
+  endpointBasePath: BINDINGS_ENDPOINT,
+  defaultState: 'PUBLIC',
+  schema: {
+    type: 'object',
+    required: ['bindingId'],
+    properties: {
+      bindingId: { type: 'string' },
+      subjects: { type: 'array', items: { type: 'string' } },
+      groups: { type: 'array', items: { type: 'string' } },
+      roles: { type: 'array', items: { type: 'string' } },
+      permissions: { type: 'array', items: { type: 'string' } },
+      resource: { type: 'object', properties: { resourceType: { type: 'string' }, resourceId: { type: 'string' } } },
+    },
+  },
+  indexes: [{ name: 'unique_bindingId', unique: true, fields: [{ name: 'bindingId', order: 1 }] }],
+}

@@ -1,6 +1,7 @@
 // In-memory emulator of Rönd in standalone mode: the four binding-management routes and the status
 // routes (contract: shared/contracts/rond.md). The real service stores bindings through a CRUD
-// endpoint; the emulator keeps them itself. Request decoding mimics Go's `json.Decoder` so that
+// endpoint; the emulator keeps them itself, or in a CRUD emulator's collection when given one (the
+// sandbox stack does, so that ums can read them as it would Rönd's). Request decoding mimics Go's `json.Decoder` so that
 // malformed bodies produce the same 500 reasons as the real service.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -13,6 +14,22 @@ export interface Binding {
   roles?: string[]
   permissions?: string[]
   resource?: { resourceType: string; resourceId: string }
+}
+
+/** Where the bindings are kept: the emulator's memory, or a CRUD collection. */
+export interface BindingsStore {
+  all(): Binding[]
+  replaceAll(bindings: Binding[]): void
+}
+
+function memoryBindings(): BindingsStore {
+  let bindings: Binding[] = []
+  return {
+    all: () => bindings,
+    replaceAll: (next) => {
+      bindings = next
+    },
+  }
 }
 
 /** Rönd's generic business message, sent on every error of the standalone routes. */
@@ -291,7 +308,21 @@ function rawResourceType(request: FastifyRequest): string {
 }
 
 export class RondEmulator extends Emulator {
-  private store: Binding[] = []
+  private readonly bindingsStore: BindingsStore
+
+  constructor(options: { bindings?: BindingsStore } = {}) {
+    super()
+    this.bindingsStore = options.bindings ?? memoryBindings()
+  }
+
+  /** The stored bindings (read at request time: routes are registered before the constructor's body runs). */
+  private get store(): Binding[] {
+    return this.bindingsStore.all()
+  }
+
+  private set store(bindings: Binding[]) {
+    this.bindingsStore.replaceAll(bindings)
+  }
 
   protected registerRoutes(app: FastifyInstance): void {
     // Rönd decodes every body as JSON whatever its Content-Type, so one raw parser handles all.
@@ -347,7 +378,7 @@ export class RondEmulator extends Emulator {
       if (roles.length > 0) binding.roles = roles
       if (permissions.length > 0) binding.permissions = permissions
       if (resourceType !== '') binding.resource = { resourceType, resourceId }
-      this.store.push(binding)
+      this.store = [...this.store, binding]
       return sendSniffedJson(reply, { bindingId: binding.bindingId })
     }
 
@@ -370,7 +401,8 @@ export class RondEmulator extends Emulator {
         binding.resource !== undefined &&
         binding.resource.resourceType === resourceType &&
         resourceIds.includes(binding.resource.resourceId)
-      const found = this.store
+      const stored = this.store
+      const found = stored
         .filter((binding) => {
           if (resourceType === '') return namesWho(binding)
           return onResources(binding) && (!hasSubjectsOrGroups || namesWho(binding))
@@ -395,7 +427,7 @@ export class RondEmulator extends Emulator {
         binding.groups = remainingGroups
         modifiedBindings += 1
       }
-      this.store = this.store.filter((binding) => !toDelete.has(binding))
+      this.store = stored.filter((binding) => !toDelete.has(binding))
       return sendSniffedJson(reply, { deletedBindings: toDelete.size, modifiedBindings })
     }
 
@@ -433,7 +465,7 @@ export class RondEmulator extends Emulator {
 
   seedBinding(binding: Omit<Binding, 'bindingId'> & { bindingId?: string }): Binding {
     const stored: Binding = copyBinding({ ...binding, bindingId: binding.bindingId ?? randomUUID() })
-    this.store.push(stored)
+    this.store = [...this.store, stored]
     return copyBinding(stored)
   }
 

@@ -7,10 +7,12 @@ import { loadConfig, type Config } from '../config.js'
 import { buildApp, type BuildOptions } from '../app.js'
 import { CrudEmulator } from './crud-emulator.js'
 import { Auth0ClientEmulator, type Auth0EmulatorOptions } from './auth0-emulator.js'
-import { RondEmulator } from './rond-emulator.js'
+import { RondEmulator, type Binding, type BindingsStore } from './rond-emulator.js'
 import { TimerEmulator } from './timer-emulator.js'
 import {
   AUTH_CONNECTION,
+  BINDINGS_COLLECTION,
+  BINDINGS_ENDPOINT,
   CUSTOMER_GROUP,
   ROLES,
   ROLES_COLLECTION,
@@ -73,12 +75,31 @@ export function stackEnv(peers: { crud: string; auth: string; rond: string; time
     USERS_CRUD_ENDPOINT: USERS_ENDPOINT,
     UMS_CONFIG_CRUD_ENDPOINT: UMS_CONFIG_ENDPOINT,
     ROLES_CRUD_ENDPOINT: ROLES_ENDPOINT,
+    BINDINGS_CRUD_ENDPOINT: BINDINGS_ENDPOINT,
     ROND_ENABLED: 'true',
     ROND_SERVICE: peers.rond,
     TIMER_SERVICE: peers.timer,
     UMS_SERVICE: `http://127.0.0.1:${port}`,
     UPSTREAM_TIMEOUT_MS: '2000',
     WAIT_BEFORE_SERVER_CLOSE_SEC: '0',
+  }
+}
+
+const BINDING_FIELDS = ['bindingId', 'subjects', 'groups', 'roles', 'permissions', 'resource'] as const
+
+/** Rönd's bindings as documents of the CRUD emulator's bindings collection. */
+export function crudBindings(crud: CrudEmulator): BindingsStore {
+  return {
+    all: () =>
+      crud.documents(BINDINGS_ENDPOINT).map((doc) => {
+        const binding: Record<string, unknown> = {}
+        for (const field of BINDING_FIELDS) if (doc[field] !== undefined) binding[field] = doc[field]
+        return binding as unknown as Binding
+      }),
+    replaceAll: (bindings) => {
+      crud.clearCollection(BINDINGS_ENDPOINT)
+      crud.seed(BINDINGS_ENDPOINT, bindings.map((binding) => ({ ...binding })))
+    },
   }
 }
 
@@ -101,9 +122,10 @@ export interface Emulators {
 
 /** The four emulators on loopback, seeded; for tests that run ums in processes of their own. */
 export async function startEmulators(options: Pick<StackOptions, 'auth0' | 'timer' | 'emulatorPorts'> = {}): Promise<Emulators> {
-  const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION] })
+  const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION, BINDINGS_COLLECTION] })
   const auth0 = new Auth0ClientEmulator(options.auth0)
-  const rond = new RondEmulator()
+  // Rönd keeps its bindings in the CRUD, as the real one does: ums's reconciliation reads them there.
+  const rond = new RondEmulator({ bindings: crudBindings(crud) })
   const timer = new TimerEmulator(options.timer)
   const ports = options.emulatorPorts
   await Promise.all([crud.start(ports?.crud), auth0.start(ports?.auth), rond.start(ports?.rond), timer.start(ports?.timer)])

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { useStack } from '../helpers/stack.js'
 import { clearRequestLogs } from '../integration/users-patch-helpers.js'
-import { bindingProblems, expectConsistentStores, expectReconciled, inconsistencies } from './oracle.js'
+import { expectConsistentStores, expectReconciled, inconsistencies } from './oracle.js'
 import { FAULTS, ROWS, TIMEOUT_MS, type FaultName } from './routes.js'
 
 const OUTCOME: Record<Exclude<FaultName, 'refused'>, number | string> = { '500': 500, timeout: 'hang', reset: 'reset', 'applied, then timed out': 'hang' }
@@ -51,10 +51,8 @@ describe.each(ROWS)('$route', (row) => {
 
     const unlinked = new Set(seeded.unlinked ?? [])
     const leftover = call.leavesUnder?.includes(fault.name) ?? false
-    const bindingsLeft = call.bindingsLeftUnder?.includes(fault.name) ?? false
-    if (bindingsLeft) expect(bindingProblems(stack.current), 'the bindings this case leaves short').not.toEqual([])
-    if (leftover) expect(inconsistencies(stack.current, unlinked, { skipBindings: true }), 'the leftover this case documents').not.toEqual([])
-    else expectConsistentStores(stack.current, unlinked, { skipBindings: bindingsLeft })
+    if (leftover) expect(inconsistencies(stack.current, unlinked), 'the leftover this case documents').not.toEqual([])
+    else expectConsistentStores(stack.current, unlinked)
     await expectReconciled(stack, leftover, unlinked)
   })
 })

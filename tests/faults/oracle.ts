@@ -12,7 +12,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export type Unlinked = ReadonlySet<string>
 
 /** Where the stores disagree, one line each; empty when consistent. */
-export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set(), options: { skipBindings?: boolean } = {}): string[] {
+export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set()): string[] {
   const problems: string[] = []
   const users = stack.crud.documents(USERS_ENDPOINT)
   const authUsers = new Map(stack.auth0.listUsers().map((user) => [user.user_id, user]))
@@ -29,7 +29,7 @@ export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set(), op
     const mustBeBlocked = user.blocked === true || (user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC')
     if (authUser && mustBeBlocked && authUser.blocked !== true) problems.push(`auth user of ${String(user.__STATE__)} user ${id} is not blocked`)
     if (authUser && typeof user.email === 'string' && authUser.email !== user.email.toLowerCase()) problems.push(`email of user ${id} differs`)
-    if (authUser && user.__STATE__ !== 'DELETED' && stack.config.rondEnabled && !options.skipBindings) {
+    if (authUser && stack.config.rondEnabled) {
       const roles = Array.isArray(user.roles) ? [...(user.roles as string[])].sort() : []
       const bound = [...stack.rond.rolesOf(authUser.user_id)].sort()
       if (JSON.stringify(roles) !== JSON.stringify(bound)) problems.push(`roles of user ${id} are bound as [${bound.join(',')}]`)
@@ -40,13 +40,8 @@ export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set(), op
   return problems
 }
 
-export function expectConsistentStores(stack: Stack, unlinked?: Unlinked, options?: { skipBindings?: boolean }): void {
-  expect(inconsistencies(stack, unlinked, options)).toEqual([])
-}
-
-/** Users whose Rönd roles differ from their CRUD roles. */
-export function bindingProblems(stack: Stack): string[] {
-  return inconsistencies(stack).filter((problem) => problem.startsWith('roles of user'))
+export function expectConsistentStores(stack: Stack, unlinked?: Unlinked): void {
+  expect(inconsistencies(stack, unlinked)).toEqual([])
 }
 
 interface ReconcileResult {
@@ -82,5 +77,5 @@ export async function expectReconciled(stack: StackHandle, leftover: boolean, un
   for (const finding of repairable) expect(finding.action, finding.check).toBe('repaired')
   const check = await reconcile(stack, { dryRun: true })
   expect(check.findings.filter((finding) => !(finding.check === 'orphan-auth-user' && unlinked.has(finding.authUserId ?? '')))).toEqual([])
-  expectConsistentStores(stack.current, unlinked, { skipBindings: true })
+  expectConsistentStores(stack.current, unlinked)
 }

@@ -52,8 +52,6 @@ export interface Call {
    * may be the one that fails first, refused or cut.
    */
   concurrent?: boolean
-  /** Faults after which the Rönd bindings stay short of the CRUD roles (an undo refused): not repaired by reconciliation. */
-  bindingsLeftUnder?: FaultName[]
 }
 
 export interface Row {
@@ -143,7 +141,7 @@ const withId: Row = {
     GRANT,
     SCHEDULE,
     // The CRUD user's delete is refused too: it is left without its timer, its roles revoked.
-    { ...SET_EXPIRATION_ID, leavesUnder: ['refused'], bindingsLeftUnder: ['refused'] },
+    { ...SET_EXPIRATION_ID, leavesUnder: ['refused'] },
   ],
 }
 
@@ -180,7 +178,7 @@ const patch: Row = {
     { name: 'auth update', peer: 'auth0', rule: (s) => ({ method: 'PATCH', path: `/users/${s.authUserId}` }), call: 'AUTH PATCH /users/:userID', succeedsUnder: READ_BACK },
     { name: 'Rönd revoke', peer: 'rond', rule: () => ({ method: 'POST', path: '/revoke/bindings' }), call: 'ROND POST /revoke/bindings', succeedsUnder: REPEATED },
     // Rönd refuses the re-grant of the previous roles too: the user is left with no binding.
-    { ...GRANT, bindingsLeftUnder: ['refused'] },
+    { ...GRANT, leavesUnder: ['refused'] },
     { name: 'timer abort', peer: 'timer', rule: () => ({ method: 'POST', path: '/abort' }), call: 'TIMER POST /abort', succeedsUnder: REPEATED },
   ],
 }

@@ -41,7 +41,14 @@ function seedInconsistencies(stack: Stack) {
   const [untimed] = stack.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', email: 'untimed@example.com', expirationDate: '2099-01-01T00:00:00.000Z', updatedAt: LONG_AGO }])
   const [dangling] = stack.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', email: 'dangling@example.com', authUserId: MISSING_AUTH_ID, updatedAt: LONG_AGO }])
   const orphan = stack.auth0.seedUser({ email: 'orphan@example.com', username: 'orphan', password: 'Secret-Pass1', created_at: LONG_AGO })
-  return { blocked, trashed, renamed, expired, untimed: untimed!, dangling: dangling!, orphan: orphan.user_id }
+  // Rönd binds another role than the CRUD says (a binding on a resource does not count).
+  const rebound = consistentUser(stack, 'rebound-one', { roles: ['customer-basic'] })
+  stack.rond.seedBinding({ subjects: [rebound.authUserId], roles: ['customer-premium'] })
+  stack.rond.seedBinding({ subjects: [rebound.authUserId], roles: ['customer-basic'], resource: { resourceType: 'shop', resourceId: 's1' } })
+  // Bound as the CRUD says: no finding.
+  const bound = consistentUser(stack, 'bound-one', { roles: ['customer-basic', 'customer-premium'] })
+  stack.rond.seedBinding({ subjects: [bound.authUserId, 'auth0|someone-else'], roles: ['customer-premium', 'customer-basic'] })
+  return { blocked, trashed, renamed, expired, untimed: untimed!, dangling: dangling!, orphan: orphan.user_id, rebound }
 }
 
 describe('reconciliation', () => {
@@ -67,6 +74,7 @@ describe('reconciliation', () => {
       'profile-mismatch': 1,
       'expired-not-blocked': 1,
       'expiry-timer-missing': 1,
+      'roles-mismatch': 1,
     })
     expect(done.findings).toEqual(
       expect.arrayContaining([
@@ -77,6 +85,7 @@ describe('reconciliation', () => {
         { check: 'expiry-timer-missing', crudId: seeded.untimed, action: 'reported' },
         { check: 'auth-user-missing', crudId: seeded.dangling, authUserId: MISSING_AUTH_ID, action: 'reported' },
         { check: 'orphan-auth-user', authUserId: seeded.orphan, action: 'reported' },
+        { check: 'roles-mismatch', crudId: seeded.rebound.crudId, authUserId: seeded.rebound.authUserId, action: 'reported' },
       ]),
     )
     expect(JSON.stringify(done.findings)).not.toMatch(/@|renamed|orphan@/)
@@ -88,7 +97,7 @@ describe('reconciliation', () => {
   it('repairs what it safely can, removing access first, and a second run finds nothing left', async () => {
     const seeded = seedInconsistencies(stack.current)
     const done = await reconcile(stack, { dryRun: false })
-    expect(done.summary).toMatchObject({ repaired: 6, repairFailed: 0 })
+    expect(done.summary).toMatchObject({ repaired: 7, repairFailed: 0 })
     const orphanFinding = done.findings.find((finding: { check: string }) => finding.check === 'orphan-auth-user')
     expect(orphanFinding.action).toBe('reported')
 
@@ -108,9 +117,14 @@ describe('reconciliation', () => {
     const crudBlockAt = crud.requestsTo('PATCH', `${USERS_ENDPOINT}/${seeded.expired.crudId}`)[0]!.at.getTime()
     expect(blockAt).toBeLessThanOrEqual(crudBlockAt)
     expect(auth0.getUser(seeded.orphan)).toBeDefined()
+    // Rebound as a PATCH of the roles does it: the subject revoked everywhere, the CRUD roles granted.
+    expect(stack.current.rond.rolesOf(seeded.rebound.authUserId)).toEqual(['customer-basic'])
+    expect(stack.current.rond.bindings().filter((binding) => binding.subjects?.includes(seeded.rebound.authUserId))).toEqual([
+      { bindingId: expect.any(String), subjects: [seeded.rebound.authUserId], roles: ['customer-basic'] },
+    ])
 
     const again = await reconcile(stack, { dryRun: false })
-    expect(again.summary.found).toMatchObject({ 'auth-user-missing': 0, 'access-not-removed': 0, 'profile-mismatch': 0, 'expired-not-blocked': 0, 'expiry-timer-missing': 0, 'orphan-auth-user': 1 })
+    expect(again.summary.found).toMatchObject({ 'auth-user-missing': 0, 'access-not-removed': 0, 'profile-mismatch': 0, 'expired-not-blocked': 0, 'expiry-timer-missing': 0, 'roles-mismatch': 0, 'orphan-auth-user': 1 })
   })
 
   it('deletes orphan auth users only when asked, and never one created in the last minutes', async () => {
@@ -138,5 +152,17 @@ describe('reconciliation', () => {
     const answer = await stack.call('POST', '/jobs/reconcile', { json: body })
     expect(answer.status).toBe(400)
     expect(answer.body.code).toBe('FST_ERR_VALIDATION')
+  })
+})
+
+describe('reconciliation without BINDINGS_CRUD_ENDPOINT', () => {
+  const stack = useStack({ env: { BINDINGS_CRUD_ENDPOINT: undefined } })
+
+  it('does not compare the Rönd bindings (it cannot read them)', async () => {
+    const user = consistentUser(stack.current, 'unbound-one', { roles: ['customer-basic'] })
+    const done = await reconcile(stack, { dryRun: true })
+    expect(done.summary.found['roles-mismatch']).toBe(0)
+    expect(stack.current.crud.requestsTo('GET', '/bindings/')).toEqual([])
+    expect(stack.current.rond.rolesOf(user.authUserId)).toEqual([])
   })
 })

@@ -1,6 +1,6 @@
 // What reconciliation finds on one user, as pure logic.
 import { describe, expect, it } from 'vitest'
-import { isRecent, profileDifferences, userProblems } from '../../src/services/reconcile/checks.js'
+import { isRecent, profileDifferences, rolesDiffer, userProblems } from '../../src/services/reconcile/checks.js'
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z')
 const user = { _id: 'c1', authUserId: 'auth0|a1', email: 'Ann@Example.com', username: 'ann', __STATE__: 'PUBLIC' }
@@ -43,5 +43,14 @@ describe('reconciliation checks', () => {
     expect(isRecent('2026-05-31T23:58:00.000Z', NOW, 5 * 60_000)).toBe(true)
     expect(isRecent('2026-05-31T23:50:00.000Z', NOW, 5 * 60_000)).toBe(false)
     expect(isRecent(undefined, NOW, 5 * 60_000)).toBe(false)
+  })
+
+  it('compares bound roles with the CRUD roles as sets', () => {
+    expect(rolesDiffer(['a', 'b'], ['b', 'a', 'a'])).toBe(false)
+    expect(rolesDiffer(undefined, [])).toBe(false)
+    expect(rolesDiffer(['a', 7], ['a'])).toBe(false)
+    expect(rolesDiffer(['a'], [])).toBe(true)
+    expect(rolesDiffer([], ['a'])).toBe(true)
+    expect(rolesDiffer(['a'], ['b'])).toBe(true)
   })
 })

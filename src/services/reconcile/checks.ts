@@ -16,6 +16,8 @@ export type Check =
   | 'expired-not-blocked'
   /** The expiration date is ahead and no expiry timer is recorded (`expirationId`). */
   | 'expiry-timer-missing'
+  /** The roles Rönd binds to the auth user differ from the CRUD user's `roles`. */
+  | 'roles-mismatch'
 
 export const CHECKS: readonly Check[] = [
   'auth-user-missing',
@@ -24,6 +26,7 @@ export const CHECKS: readonly Check[] = [
   'profile-mismatch',
   'expired-not-blocked',
   'expiry-timer-missing',
+  'roles-mismatch',
 ]
 
 /**
@@ -94,4 +97,11 @@ export function isRecent(at: unknown, now: number, windowMs: number): boolean {
   if (typeof at !== 'string') return false
   const time = Date.parse(at)
   return !Number.isNaN(time) && now - time < windowMs
+}
+
+/** Whether the roles bound to a user (resource-free bindings naming it) differ from its CRUD `roles`, as sets. */
+export function rolesDiffer(crudRoles: unknown, bound: Iterable<string>): boolean {
+  const expected = new Set(Array.isArray(crudRoles) ? crudRoles.filter((role): role is string => typeof role === 'string') : [])
+  const actual = new Set(bound)
+  return expected.size !== actual.size || [...expected].some((role) => !actual.has(role))
 }

@@ -18,12 +18,12 @@ import { Rollback } from '../rollback.js'
 import { UpstreamError } from '../../errors.js'
 import type { JobDefinition, JobEngine, JobExecution, RunOutcome } from '../../jobs/engine.js'
 import type { JobRecord } from '../../jobs/store.js'
-import { CHECKS, isRecent, userProblems, type Action, type AuthProfile, type Check, type Finding, type Problem } from './checks.js'
+import { CHECKS, isRecent, rolesDiffer, userProblems, type Action, type AuthProfile, type Check, type Finding, type Problem } from './checks.js'
 
 export type { Check, Finding } from './checks.js'
 
 /** What reconciliation calls: the users collection, the auth service and the Timer Service. */
-export type ReconcileDeps = Pick<UsersDeps, 'config' | 'crud' | 'auth' | 'timer'>
+export type ReconcileDeps = Pick<UsersDeps, 'config' | 'crud' | 'auth' | 'timer' | 'rond'>
 
 export interface ReconcileOptions {
   /** Only report (default true). */
@@ -54,9 +54,11 @@ export interface ReconcileResult {
 
 /** Findings listed in the result; beyond, only counted. */
 export const MAX_FINDINGS_LISTED = 10_000
+/** Bindings per read of the bindings collection. */
+const BINDINGS_PAGE_SIZE = 200
 /** Auth users per page of the connection's users. */
 const AUTH_PAGE_SIZE = 100
-const PROFILE_FIELDS = '_id,authUserId,email,username,blocked,expirationDate,expirationId,updatedAt,__STATE__'
+const PROFILE_FIELDS = '_id,authUserId,email,username,blocked,roles,expirationDate,expirationId,updatedAt,__STATE__'
 /** Tries of an auth call the provider answers 429. */
 const RATE_LIMITED_ATTEMPTS = 5
 const DEFAULT_RATE_LIMIT_WAIT_MS = 1_000
@@ -217,14 +219,38 @@ class ReconcileRun {
         if (typeof profile.user_id === 'string') profiles.set(profile.user_id, profile as unknown as AuthProfile)
       }
     }
+    const bound = await this.boundRoles([...profiles.keys()])
     const findings: Finding[] = []
     for (const user of users) {
       const profile = typeof user.authUserId === 'string' ? profiles.get(user.authUserId) : undefined
-      for (const problem of userProblems(user, profile, this.now, this.deps.timer !== undefined, this.deps.config.authHardDelete)) {
-        findings.push({ ...problem, action: await this.repairUser(problem, user) })
-      }
+      const problems = userProblems(user, profile, this.now, this.deps.timer !== undefined, this.deps.config.authHardDelete)
+      if (bound && profile && rolesDiffer(user.roles, bound.get(profile.user_id) ?? [])) problems.push({ check: 'roles-mismatch', crudId: user._id, authUserId: profile.user_id })
+      for (const problem of problems) findings.push({ ...problem, action: await this.repairUser(problem, user) })
     }
     return findings
+  }
+
+  /**
+   * The roles of the resource-free bindings naming each of `authIds`, read from the collection
+   * Rönd keeps them in; undefined when Rönd is off or that collection is not configured.
+   */
+  private async boundRoles(authIds: string[]): Promise<Map<string, Set<string>> | undefined> {
+    const { bindings } = this.deps.crud
+    if (!this.deps.config.rondEnabled || !bindings) return undefined
+    const roles = new Map<string, Set<string>>(authIds.map((id) => [id, new Set()]))
+    if (authIds.length === 0) return roles
+    const query = JSON.stringify({ subjects: { $in: authIds } })
+    for (let skip = 0; ; skip += BINDINGS_PAGE_SIZE) {
+      const page = await bindings.list<{ subjects?: unknown; roles?: unknown; resource?: unknown }>({ _q: query, _l: BINDINGS_PAGE_SIZE, _sk: skip, _s: '_id' }, this.ctx)
+      for (const binding of page) {
+        if (binding.resource !== undefined || !Array.isArray(binding.subjects)) continue
+        for (const subject of binding.subjects) {
+          const held = roles.get(subject as string)
+          if (held) for (const role of Array.isArray(binding.roles) ? binding.roles : []) held.add(String(role))
+        }
+      }
+      if (page.length < BINDINGS_PAGE_SIZE) return roles
+    }
   }
 
   /** Repairs toward what the CRUD user says, access removed first. */
@@ -253,6 +279,14 @@ class ReconcileRun {
           return 'repaired'
         case 'expiry-timer-missing':
           return await this.scheduleMissingTimer(user)
+        case 'roles-mismatch': {
+          if (isRecent(user.updatedAt, this.now, this.deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
+          // As a PATCH of the roles does: every binding naming the user revoked, then the CRUD roles granted.
+          await this.deps.rond.revokeSubject(problem.authUserId!, this.ctx)
+          const roles = Array.isArray(user.roles) ? user.roles.filter((role): role is string => typeof role === 'string') : []
+          if (roles.length > 0) await this.deps.rond.grantRoles(problem.authUserId!, roles, this.ctx)
+          return 'repaired'
+        }
         default:
           return 'reported'
       }
