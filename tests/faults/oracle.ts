@@ -50,17 +50,21 @@ interface ReconcileResult {
   findings: Array<{ check: string; authUserId?: string; action: string }>
 }
 
-export async function reconcile(stack: StackHandle, body: Record<string, unknown>): Promise<ReconcileResult> {
-  const created = await stack.call('POST', '/jobs/reconcile', { json: body })
+/** Starts the job at `path` (202) and polls `path/:id` until it is no longer pending; answers its end. */
+export async function runJob<T = any>(stack: StackHandle, path: string, body: unknown): Promise<T> {
+  const created = await stack.call('POST', path, { json: body })
   expect(created.status).toBe(202)
   const deadline = Date.now() + 15_000
   for (;;) {
-    const answer = await stack.call<ReconcileResult>('GET', `/jobs/reconcile/${created.body.jobId}`)
-    if (answer.body.status !== 'pending') return answer.body
-    if (Date.now() > deadline) throw new Error('reconciliation still pending after 15 s')
+    const answer = await stack.call('GET', `${path}/${created.body.jobId}`)
+    expect(answer.status).toBe(200)
+    if (answer.body.status !== 'pending') return answer.body as T
+    if (Date.now() > deadline) throw new Error(`${path} still pending after 15 s`)
     await sleep(20)
   }
 }
+
+export const reconcile = (stack: StackHandle, body: Record<string, unknown>) => runJob<ReconcileResult>(stack, '/jobs/reconcile', body)
 
 /**
  * A repairing reconciliation: it completes, fails no repair, and finds something exactly when the

@@ -2,7 +2,7 @@
 // each call's failure leads to. A call fails one of five ways (FAULTS); unless it says otherwise,
 // the route then answers the standard 500 naming that call, with every earlier step undone.
 import type { FastifyRequest } from 'fastify'
-import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
+import type { FaultRule, RecordedRequest } from '../../src/sandbox/emulator-kit.js'
 import { CUSTOMER_GROUP, UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import type { Answer, StackHandle } from '../helpers/stack.js'
@@ -14,14 +14,17 @@ export type FaultName = '500' | 'timeout' | 'refused' | 'reset' | 'applied, then
 
 export const TIMEOUT_MS = 300
 
-/** How each fault is made, and how the 500 message ends. */
-export const FAULTS: Array<{ name: FaultName; rule: Partial<FaultRule>; suffix: string }> = [
-  { name: '500', rule: { status: 500 }, suffix: 'responded with a 500 status code' },
-  { name: 'timeout', rule: { hang: true }, suffix: `failed: timeout after ${TIMEOUT_MS} ms` },
-  // Made by the peer going down after the call before (see matrix.test.ts).
+/**
+ * How each fault is made, how the 500 message ends, and the outcome the peer's request log shows
+ * for the faulted call (none for a refused connection: the request never arrives).
+ */
+export const FAULTS: Array<{ name: FaultName; rule: Partial<FaultRule>; suffix: string; logged?: RecordedRequest['outcome'] }> = [
+  { name: '500', rule: { status: 500 }, suffix: 'responded with a 500 status code', logged: 500 },
+  { name: 'timeout', rule: { hang: true }, suffix: `failed: timeout after ${TIMEOUT_MS} ms`, logged: 'hang' },
+  // Made by the peer going down (see matrix.test.ts and jobs.test.ts).
   { name: 'refused', rule: {}, suffix: 'failed: connection refused' },
-  { name: 'reset', rule: { reset: true }, suffix: 'failed: connection reset' },
-  { name: 'applied, then timed out', rule: { lostAfterApplying: 'hang' }, suffix: `failed: timeout after ${TIMEOUT_MS} ms` },
+  { name: 'reset', rule: { reset: true }, suffix: 'failed: connection reset', logged: 'reset' },
+  { name: 'applied, then timed out', rule: { lostAfterApplying: 'hang' }, suffix: `failed: timeout after ${TIMEOUT_MS} ms`, logged: 'hang' },
 ]
 
 /** What one case works on, seeded before the request. */
