@@ -3,21 +3,16 @@
 // whole (400 past MAX_BODY_DEPTH, MongoDB's own limit): before, a deep value in a body ums passes
 // on (a create, a patch, a state filter) overflowed the stack of a copy or a JSON.stringify (500).
 import fc from 'fast-check'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { MAX_BODY_DEPTH } from '../../src/app.js'
-import { nested, useHostileStack } from './hostile.js'
+import { nested, useHostileStack, useSeededUser } from './hostile.js'
 import { BULK_MAX_USERS, JSON_ROUTES, JSON_ROUTE_NAMES, VALID_CUSTOMER } from './routes.js'
 
 const DEPTH_REFUSED = { statusCode: 400, code: 'UMS_INVALID_REQUEST', message: `body must not be nested more than ${MAX_BODY_DEPTH} levels deep` }
 
 describe('deep nesting and huge strings', () => {
   const stack = useHostileStack({ env: { BULK_MAX_USERS: String(BULK_MAX_USERS) } })
-  let userId = ''
-  beforeEach(async () => {
-    const created = await stack.handle.call<{ _id: string }>('POST', '/users/', { json: VALID_CUSTOMER })
-    if (created.status !== 200) throw new Error(`seeding the user: ${created.status} ${created.text}`)
-    userId = created.body._id
-  })
+  const user = useSeededUser(stack, VALID_CUSTOMER)
 
   it('1,000 to 10,000 levels of arrays or objects, as the body or inside it: 4xx on every route, no peer written to', async () => {
     const placements = ['whole body', 'refused body', 'accepted body'] as const
@@ -35,7 +30,7 @@ describe('deep nesting and huge strings', () => {
             placement === 'whole body' ? value
             : placement === 'refused body' ? route.refusedHolding(value)
             : (route.acceptedHolding ?? route.refusedHolding)(value)
-          const answer = await stack.sendRaw(route.method, route.path(userId), text)
+          const answer = await stack.sendRaw(route.method, route.path(user.id), text)
           stack.expectRefused(answer, `${name} ${placement} ${kind} x${depth}`)
         },
       ),
@@ -49,14 +44,14 @@ describe('deep nesting and huge strings', () => {
       for (const kind of ['array', 'object'] as const) {
         stack.startRun()
         const text = route.acceptedHolding!(nested(kind, 10_000))
-        const answer = await stack.sendRaw(route.method, route.path(userId), text)
+        const answer = await stack.sendRaw(route.method, route.path(user.id), text)
         stack.expectRefused(answer, `${name} ${kind} x10000`)
         expect(answer.body, name).toEqual({ ...DEPTH_REFUSED, error: 'Bad Request' })
       }
     }
     // At the limit the body is read as usual (the CRUD refuses the undeclared field).
     stack.startRun()
-    const atLimit = await stack.sendRaw('PATCH', `/users/${userId}`, JSON_ROUTES['PATCH /users/:id']!.acceptedHolding!(nested('array', MAX_BODY_DEPTH - 2)))
+    const atLimit = await stack.sendRaw('PATCH', `/users/${user.id}`, JSON_ROUTES['PATCH /users/:id']!.acceptedHolding!(nested('array', MAX_BODY_DEPTH - 2)))
     expect(atLimit.body).not.toMatchObject({ message: DEPTH_REFUSED.message })
   })
 
@@ -70,7 +65,7 @@ describe('deep nesting and huge strings', () => {
         const route = JSON_ROUTES[name]!
         const encoded = JSON.stringify(huge)
         const text = route.refusedHolding(asKey ? `{${encoded}:1}` : encoded)
-        const answer = await stack.sendRaw(route.method, route.path(userId), text)
+        const answer = await stack.sendRaw(route.method, route.path(user.id), text)
         stack.expectRefused(answer, `${name} ${asKey ? 'key' : 'value'} of ${huge.length} UTF-16 units`)
       }),
       { numRuns: 15 },
@@ -80,7 +75,7 @@ describe('deep nesting and huge strings', () => {
   it('a body over 16 MiB: 413, no peer written to', async () => {
     stack.startRun()
     const route = JSON_ROUTES['POST /users/']!
-    const answer = await stack.sendRaw(route.method, route.path(userId), route.acceptedHolding!(JSON.stringify('a'.repeat(17 * 1024 * 1024))))
+    const answer = await stack.sendRaw(route.method, route.path(user.id), route.acceptedHolding!(JSON.stringify('a'.repeat(17 * 1024 * 1024))))
     stack.expectRefused(answer, 'POST /users/ of 17 MiB')
     expect(answer.body).toMatchObject({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
   })

@@ -2,7 +2,7 @@
 // hostile request must have (a 4xx, nothing written to any peer, no 5xx logged, the prototypes
 // of the test process untouched: ums runs in it), and arbitraries of invalid JSON.
 import fc from 'fast-check'
-import { expect } from 'vitest'
+import { beforeEach, expect } from 'vitest'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { LogCapture, useStack, type Answer, type StackHandle, type UseStackOptions } from '../helpers/stack.js'
 
@@ -134,4 +134,22 @@ export function without(body: Record<string, unknown>, field: string): Record<st
 /** JSON text nested `depth` levels deep: arrays (`[[[…]]]`) or objects (`{"a":{"a":…}}`). */
 export function nested(kind: 'array' | 'object', depth: number): string {
   return kind === 'array' ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`
+}
+
+/**
+ * A user created through ums before each test (CRUD user, auth user, binding), so the routes with
+ * an id read a real user before refusing; `id` is its `_id`.
+ */
+export function useSeededUser(stack: HostileStack, body: Record<string, unknown>): { readonly id: string } {
+  let id = ''
+  beforeEach(async () => {
+    const created = await stack.handle.call<{ _id: string }>('POST', '/users/', { json: body })
+    if (created.status !== 200) throw new Error(`seeding the user: ${created.status} ${created.text}`)
+    id = created.body._id
+  })
+  return {
+    get id() {
+      return id
+    },
+  }
 }

@@ -4,8 +4,8 @@
 // write. Reads are allowed (an unknown id is found unknown by reading it), and every id reaches
 // the CRUD as one encoded path segment of the users collection, never as a path of its own.
 import fc from 'fast-check'
-import { beforeEach, describe, expect, it } from 'vitest'
-import { useHostileStack } from './hostile.js'
+import { describe, expect, it } from 'vitest'
+import { useHostileStack, useSeededUser } from './hostile.js'
 import { JSON_ROUTES, VALID_CUSTOMER } from './routes.js'
 
 /** Paths under /users/ that are routes of their own, not ids. */
@@ -76,16 +76,11 @@ const extraParameters = fc.dictionary(fc.string({ unit: fc.constantFrom(...'abcd
 
 describe('hostile ids and query strings', () => {
   const stack = useHostileStack()
-  let userId = ''
-  beforeEach(async () => {
-    const created = await stack.handle.call<{ _id: string }>('POST', '/users/', { json: VALID_CUSTOMER })
-    if (created.status !== 200) throw new Error(`seeding the user: ${created.status} ${created.text}`)
-    userId = created.body._id
-  })
+  const user = useSeededUser(stack, VALID_CUSTOMER)
 
   it('invalid ids on every route with one: 4xx, reads only, the id one segment at the CRUD', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ID_ROUTES), hostileId.filter((id) => id !== userId), async (route, id) => {
+      fc.asyncProperty(fc.constantFrom(...ID_ROUTES), hostileId.filter((id) => id !== user.id), async (route, id) => {
         stack.startRun()
         const path = route.path(id)
         const answer = route.body === undefined ? await stack.handle.call(route.method, path) : await stack.sendRaw(route.method, path, JSON.stringify(route.body))
@@ -102,7 +97,7 @@ describe('hostile ids and query strings', () => {
       fc.asyncProperty(fc.constantFrom(...reads), invalidReadParameter, extraParameters, async (read, [name, value, headers], extra) => {
         stack.startRun()
         const query = new URLSearchParams({ ...extra, [name]: value }).toString()
-        const path = `${read.replace(':id', userId)}?${query}`
+        const path = `${read.replace(':id', user.id)}?${query}`
         const answer = await stack.handle.call('GET', path, { headers })
         stack.expectRefused(answer, `GET ${path} ${JSON.stringify(headers)}`)
         // README: a `_q` that is not a JSON object is refused before the CRUD is asked. (`_l=Infinity`
@@ -125,7 +120,7 @@ describe('hostile ids and query strings', () => {
       fc.asyncProperty(fc.constantFrom(...flags), notABoolean, async ({ route: name, flag }, value) => {
         stack.startRun()
         const route = JSON_ROUTES[name]!
-        const path = `${route.path(userId)}?${flag}=${encodeURIComponent(value)}`
+        const path = `${route.path(user.id)}?${flag}=${encodeURIComponent(value)}`
         const answer = await stack.sendRaw(route.method, path, JSON.stringify(route.valid))
         stack.expectRefused(answer, `${route.method} ${path}`)
         expect(answer.body).toMatchObject({ statusCode: 400, code: 'FST_ERR_VALIDATION' })

@@ -3,8 +3,8 @@
 // ums answers 4xx and writes to no peer, and no 5xx is logged. A body that is not JSON, or comes
 // in another content type, gets the same. See routes.ts for what each route must refuse.
 import fc from 'fast-check'
-import { beforeEach, describe, it } from 'vitest'
-import { useHostileStack } from './hostile.js'
+import { describe, it } from 'vitest'
+import { useHostileStack, useSeededUser } from './hostile.js'
 import { BULK_MAX_USERS, JSON_ROUTES, JSON_ROUTE_NAMES, VALID_CUSTOMER } from './routes.js'
 
 const RUNS_PER_ROUTE = 60
@@ -12,12 +12,7 @@ const RUNS_PER_ROUTE = 60
 describe('random invalid JSON bodies', () => {
   const stack = useHostileStack({ env: { BULK_MAX_USERS: String(BULK_MAX_USERS) } })
   /** A user with an auth user, so PATCH /users/:id reads a real user before refusing. */
-  let userId = ''
-  beforeEach(async () => {
-    const created = await stack.handle.call<{ _id: string }>('POST', '/users/', { json: VALID_CUSTOMER })
-    if (created.status !== 200) throw new Error(`seeding the user: ${created.status} ${created.text}`)
-    userId = created.body._id
-  })
+  const user = useSeededUser(stack, VALID_CUSTOMER)
 
   for (const name of JSON_ROUTE_NAMES) {
     const route = JSON_ROUTES[name]!
@@ -26,7 +21,7 @@ describe('random invalid JSON bodies', () => {
         fc.asyncProperty(route.invalid, async (body) => {
           stack.startRun()
           const text = JSON.stringify(body)
-          const answer = await stack.sendRaw(route.method, route.path(userId), text)
+          const answer = await stack.sendRaw(route.method, route.path(user.id), text)
           stack.expectRefused(answer, `${name} ${text}`)
         }),
         { numRuns: RUNS_PER_ROUTE },
@@ -52,7 +47,7 @@ describe('random invalid JSON bodies', () => {
         stack.startRun()
         const route = JSON_ROUTES[name]!
         const body = type === 'application/json' ? text : JSON.stringify(route.valid)
-        const answer = await stack.sendRaw(route.method, route.path(userId), body, { 'content-type': type })
+        const answer = await stack.sendRaw(route.method, route.path(user.id), body, { 'content-type': type })
         stack.expectRefused(answer, `${name} (${type}) ${body}`)
       }),
       { numRuns: 100 },

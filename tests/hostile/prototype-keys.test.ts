@@ -4,8 +4,8 @@
 // ums runs in this process, so a request that reached Object.prototype would show here: every
 // answer is 4xx, no peer is written to and the built-in prototypes keep their properties.
 import fc from 'fast-check'
-import { beforeEach, describe, expect, it } from 'vitest'
-import { expectPrototypesIntact, useHostileStack } from './hostile.js'
+import { describe, expect, it } from 'vitest'
+import { expectPrototypesIntact, useHostileStack, useSeededUser } from './hostile.js'
 import { JSON_ROUTES, JSON_ROUTE_NAMES, VALID_CUSTOMER } from './routes.js'
 
 /** Spellings of the two keys, escaped ones included (a parser must unescape before checking). */
@@ -27,12 +27,7 @@ function withFirstMember(text: string, member: string): string {
 
 describe('__proto__ and constructor keys in JSON bodies', () => {
   const stack = useHostileStack()
-  let userId = ''
-  beforeEach(async () => {
-    const created = await stack.handle.call<{ _id: string }>('POST', '/users/', { json: VALID_CUSTOMER })
-    if (created.status !== 200) throw new Error(`seeding the user: ${created.status} ${created.text}`)
-    userId = created.body._id
-  })
+  const user = useSeededUser(stack, VALID_CUSTOMER)
 
   it('on every route, anywhere in the body: 4xx, no peer written to, the prototypes intact', async () => {
     const placements = ['first member', 'free-form value', 'accepted body'] as const
@@ -45,7 +40,7 @@ describe('__proto__ and constructor keys in JSON bodies', () => {
           placement === 'first member' ? withFirstMember(JSON.stringify(route.valid), poison)
           : placement === 'free-form value' ? route.refusedHolding(`{${poison}}`)
           : withFirstMember(accepted, poison)
-        const answer = await stack.sendRaw(route.method, route.path(userId), text)
+        const answer = await stack.sendRaw(route.method, route.path(user.id), text)
         stack.expectRefused(answer, `${name} ${text}`)
       }),
       { numRuns: 80 },
@@ -61,7 +56,7 @@ describe('__proto__ and constructor keys in JSON bodies', () => {
       fc.asyncProperty(fc.constantFrom(...operators), fc.constantFrom(...paths), fc.constantFrom(1, '1', [1], { polluted: 1 }), async (operator, path, value) => {
         stack.startRun()
         const text = JSON.stringify({ [operator]: { [path]: value } })
-        const answer = await stack.sendRaw('PATCH', `/users/${userId}`, text)
+        const answer = await stack.sendRaw('PATCH', `/users/${user.id}`, text)
         stack.expectRefused(answer, `PATCH ${text}`)
         // A bare `__proto__` key is Fastify's to refuse (its JSON parser), a path naming one ums's.
         const code = path === '__proto__' ? 'FST_ERR_CTP_INVALID_JSON_BODY' : 'UMS_INVALID_UPDATE'
@@ -70,9 +65,9 @@ describe('__proto__ and constructor keys in JSON bodies', () => {
       { numRuns: 60 },
     )
     // ums is still up and the user as it was.
-    const user = await stack.handle.call('GET', `/users/${userId}`)
-    expect(user.status).toBe(200)
-    expect(user.body).toMatchObject({ name: VALID_CUSTOMER.name })
+    const stored = await stack.handle.call('GET', `/users/${user.id}`)
+    expect(stored.status).toBe(200)
+    expect(stored.body).toMatchObject({ name: VALID_CUSTOMER.name })
     expectPrototypesIntact()
   })
 })
