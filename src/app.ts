@@ -62,6 +62,8 @@ declare module 'fastify' {
     peers: Peers
     /** The bulk jobs: SIGTERM hands them over (index.ts), close() stops them. */
     jobEngine: JobEngine
+    /** Set on SIGTERM/SIGINT (src/shutdown.ts): from then on every answer ends its connection. */
+    draining: boolean
   }
   interface FastifyRequest {
     /** Forwarded headers and request logger handed to every peer call. */
@@ -134,6 +136,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     : undefined
 
   const peers = options.peers ?? createPeers(config)
+  app.decorate('draining', false)
   app.decorate('config', config)
   app.decorate('peers', peers)
   app.decorateRequest('callContext', null as unknown as CallContext)
@@ -153,14 +156,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       throw new HttpError(400, `body must not be nested more than ${MAX_BODY_DEPTH} levels deep`, 'UMS_INVALID_REQUEST')
     }
   })
-  // Once close() has begun, answers end their keep-alive connection: Fastify closes only the
-  // connections idle at that moment, and one finishing an in-flight request would hold the
-  // shutdown open until its keep-alive timeout.
+  // From the shutdown signal on, answers end their keep-alive connection: close() drops the
+  // connections idle at its moment, and a request a client sends on one just then would be reset
+  // unread; told to close, clients open new connections meanwhile, which close() finds busy or
+  // not at all. After close() has begun it also keeps a connection finishing an in-flight request
+  // from holding the shutdown open until its keep-alive timeout.
   // An answer sent before the request's body has fully arrived (a CSV upload refused at its first
   // part) ends the connection too: the rest of the body would stay unread on it, stalling the
   // client's upload and whatever request it sends next on that connection.
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (!app.server.listening || !request.raw.complete) reply.header('connection', 'close')
+    if (app.draining || !app.server.listening || !request.raw.complete) reply.header('connection', 'close')
     done(null, payload)
   })
 

@@ -21,6 +21,7 @@ export function closeOnSignals(app: FastifyInstance, waitMs: number, close: () =
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return
     closing = true
+    app.draining = true
     app.log.info({ signal, waitMs }, `${signal} received: closing after the wait`)
     // Jobs go to the other replicas at once: they need not wait for this one's locks to expire.
     app.jobEngine.handOver().catch((error: unknown) => app.log.error({ err: error }, 'jobs not handed over'))

@@ -84,6 +84,9 @@ describe('graceful shutdown', () => {
         WAIT_BEFORE_SERVER_CLOSE_SEC: '0.5',
       })
       await waitFor(() => child.stdout().includes('Server listening'))
+      const before = await request(`http://127.0.0.1:${port}/-/healthz`)
+      await before.body.text()
+      expect(before.headers.connection).not.toBe('close')
       stack.auth0.injectFault({ method: 'POST', path: '/oauth/token', delayMs: 1200, status: 403 })
       const inFlight = request(`http://127.0.0.1:${port}/oauth/token`, {
         method: 'POST',
@@ -92,8 +95,12 @@ describe('graceful shutdown', () => {
       })
       await waitFor(() => stack.auth0.requestsTo('POST', '/oauth/token').length === 1)
       child.kill(signal)
+      // Served, and told to close its connection: close() then finds no idle keep-alive
+      // connection a request could be arriving on.
+      await waitFor(() => child.stdout().includes('closing after the wait'))
       const during = await request(`http://127.0.0.1:${port}/-/healthz`)
       expect(during.statusCode).toBe(200)
+      expect(during.headers.connection).toBe('close')
       await during.body.text()
       const slow = await inFlight
       expect(slow.statusCode).toBe(403)
