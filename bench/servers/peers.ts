@@ -119,7 +119,7 @@ function importFile(body: unknown): { bytes: number; users: number } {
 await serve<PeersInfo>(async () => {
   const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION, BINDINGS_COLLECTION] })
   const auth0 = new Auth0ClientEmulator(options.auth0)
-  const rond = new RondEmulator({ bindings: crudBindings(crud) })
+  const rond = new RondEmulator({ mirror: crudBindings(crud) })
   const timer = new TimerEmulator(options.timer)
   const emulators = [crud, auth0, rond, timer]
   await Promise.all(emulators.map((emulator) => emulator.start()))

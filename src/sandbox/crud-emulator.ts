@@ -94,9 +94,25 @@ export class CrudEmulator extends Emulator {
     })
   }
 
-  /** Empties one collection (its documents replaced by `seed` afterwards, for instance). */
+  /** Empties one collection. */
   clearCollection(basePath: string): void {
     this.collection(basePath).store.clear()
+  }
+
+  /** Removes the documents matching `filter` (a MongoDB query), without HTTP. */
+  removeMatching(basePath: string, filter: Record<string, unknown>): void {
+    const { store } = this.collection(basePath)
+    for (const doc of store.matching(filter)) store.remove(doc)
+  }
+
+  /** Sets `fields` on the documents matching `filter` (wire-form values, as `seed` takes them), without HTTP. */
+  setMatching(basePath: string, filter: Record<string, unknown>, fields: Record<string, unknown>): void {
+    const { model, store } = this.collection(basePath)
+    for (const doc of store.matching(filter)) {
+      const updated: Doc = { ...doc, updatedAt: new Date() }
+      for (const [key, value] of Object.entries(fields)) updated[key] = toStoredValue(model.all[key], value)
+      store.replace(doc, updated)
+    }
   }
 
   /** Deep copies of the stored documents in wire form (dates as ISO strings), in natural order. */

@@ -1,7 +1,7 @@
 // In-memory emulator of Rönd in standalone mode: the four binding-management routes and the status
 // routes (contract: shared/contracts/rond.md). The real service stores bindings through a CRUD
-// endpoint; the emulator keeps them itself, or in a CRUD emulator's collection when given one (the
-// sandbox stack does, so that ums can read them as it would Rönd's). Request decoding mimics Go's `json.Decoder` so that
+// endpoint; the emulator keeps them itself, and copies each change to a CRUD emulator's collection
+// when given one (the sandbox stack does, so that ums can read them as it would Rönd's). Request decoding mimics Go's `json.Decoder` so that
 // malformed bodies produce the same 500 reasons as the real service.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -16,20 +16,15 @@ export interface Binding {
   resource?: { resourceType: string; resourceId: string }
 }
 
-/** Where the bindings are kept: the emulator's memory, or a CRUD collection. */
-export interface BindingsStore {
-  all(): Binding[]
-  replaceAll(bindings: Binding[]): void
-}
-
-function memoryBindings(): BindingsStore {
-  let bindings: Binding[] = []
-  return {
-    all: () => bindings,
-    replaceAll: (next) => {
-      bindings = next
-    },
-  }
+/**
+ * A copy of the bindings kept elsewhere (a CRUD collection), told of every change as it happens;
+ * the emulator reads its own.
+ */
+export interface BindingsMirror {
+  added(binding: Binding): void
+  changed(binding: Binding): void
+  removed(bindingIds: string[]): void
+  cleared(): void
 }
 
 /** Rönd's generic business message, sent on every error of the standalone routes. */
@@ -308,20 +303,13 @@ function rawResourceType(request: FastifyRequest): string {
 }
 
 export class RondEmulator extends Emulator {
-  private readonly bindingsStore: BindingsStore
+  private store: Binding[] = []
+  private readonly mirror: BindingsMirror | undefined
 
-  constructor(options: { bindings?: BindingsStore } = {}) {
+  /** `mirror` is read at request time: routes are registered before the constructor's body runs. */
+  constructor(options: { mirror?: BindingsMirror } = {}) {
     super()
-    this.bindingsStore = options.bindings ?? memoryBindings()
-  }
-
-  /** The stored bindings (read at request time: routes are registered before the constructor's body runs). */
-  private get store(): Binding[] {
-    return this.bindingsStore.all()
-  }
-
-  private set store(bindings: Binding[]) {
-    this.bindingsStore.replaceAll(bindings)
+    this.mirror = options.mirror
   }
 
   protected registerRoutes(app: FastifyInstance): void {
@@ -378,7 +366,8 @@ export class RondEmulator extends Emulator {
       if (roles.length > 0) binding.roles = roles
       if (permissions.length > 0) binding.permissions = permissions
       if (resourceType !== '') binding.resource = { resourceType, resourceId }
-      this.store = [...this.store, binding]
+      this.store.push(binding)
+      this.mirror?.added(copyBinding(binding))
       return sendSniffedJson(reply, { bindingId: binding.bindingId })
     }
 
@@ -401,8 +390,7 @@ export class RondEmulator extends Emulator {
         binding.resource !== undefined &&
         binding.resource.resourceType === resourceType &&
         resourceIds.includes(binding.resource.resourceId)
-      const stored = this.store
-      const found = stored
+      const found = this.store
         .filter((binding) => {
           if (resourceType === '') return namesWho(binding)
           return onResources(binding) && (!hasSubjectsOrGroups || namesWho(binding))
@@ -426,8 +414,10 @@ export class RondEmulator extends Emulator {
         binding.subjects = remainingSubjects
         binding.groups = remainingGroups
         modifiedBindings += 1
+        this.mirror?.changed(copyBinding(binding))
       }
-      this.store = stored.filter((binding) => !toDelete.has(binding))
+      this.store = this.store.filter((binding) => !toDelete.has(binding))
+      if (toDelete.size > 0) this.mirror?.removed([...toDelete].map((binding) => binding.bindingId))
       return sendSniffedJson(reply, { deletedBindings: toDelete.size, modifiedBindings })
     }
 
@@ -456,6 +446,7 @@ export class RondEmulator extends Emulator {
 
   protected clearState(): void {
     this.store = []
+    this.mirror?.cleared()
   }
 
   /** Copies of the stored bindings, in creation order. */
@@ -465,7 +456,8 @@ export class RondEmulator extends Emulator {
 
   seedBinding(binding: Omit<Binding, 'bindingId'> & { bindingId?: string }): Binding {
     const stored: Binding = copyBinding({ ...binding, bindingId: binding.bindingId ?? randomUUID() })
-    this.store = [...this.store, stored]
+    this.store.push(stored)
+    this.mirror?.added(copyBinding(stored))
     return copyBinding(stored)
   }
 

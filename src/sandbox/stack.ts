@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../config.js'
 import { buildApp, type BuildOptions } from '../app.js'
 import { CrudEmulator } from './crud-emulator.js'
 import { Auth0ClientEmulator, type Auth0EmulatorOptions } from './auth0-emulator.js'
-import { RondEmulator, type Binding, type BindingsStore } from './rond-emulator.js'
+import { RondEmulator, type BindingsMirror } from './rond-emulator.js'
 import { TimerEmulator } from './timer-emulator.js'
 import {
   AUTH_CONNECTION,
@@ -85,21 +85,15 @@ export function stackEnv(peers: { crud: string; auth: string; rond: string; time
   }
 }
 
-const BINDING_FIELDS = ['bindingId', 'subjects', 'groups', 'roles', 'permissions', 'resource'] as const
-
-/** Rönd's bindings as documents of the CRUD emulator's bindings collection. */
-export function crudBindings(crud: CrudEmulator): BindingsStore {
+/** Rönd's bindings copied, change by change, to the CRUD emulator's bindings collection. */
+export function crudBindings(crud: CrudEmulator): BindingsMirror {
   return {
-    all: () =>
-      crud.documents(BINDINGS_ENDPOINT).map((doc) => {
-        const binding: Record<string, unknown> = {}
-        for (const field of BINDING_FIELDS) if (doc[field] !== undefined) binding[field] = doc[field]
-        return binding as unknown as Binding
-      }),
-    replaceAll: (bindings) => {
-      crud.clearCollection(BINDINGS_ENDPOINT)
-      crud.seed(BINDINGS_ENDPOINT, bindings.map((binding) => ({ ...binding })))
+    added: (binding) => {
+      crud.seed(BINDINGS_ENDPOINT, [{ ...binding }])
     },
+    changed: (binding) => crud.setMatching(BINDINGS_ENDPOINT, { bindingId: binding.bindingId }, { subjects: binding.subjects ?? [], groups: binding.groups ?? [] }),
+    removed: (bindingIds) => crud.removeMatching(BINDINGS_ENDPOINT, { bindingId: { $in: bindingIds } }),
+    cleared: () => crud.clearCollection(BINDINGS_ENDPOINT),
   }
 }
 
@@ -125,7 +119,7 @@ export async function startEmulators(options: Pick<StackOptions, 'auth0' | 'time
   const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION, BINDINGS_COLLECTION] })
   const auth0 = new Auth0ClientEmulator(options.auth0)
   // Rönd keeps its bindings in the CRUD, as the real one does: ums's reconciliation reads them there.
-  const rond = new RondEmulator({ bindings: crudBindings(crud) })
+  const rond = new RondEmulator({ mirror: crudBindings(crud) })
   const timer = new TimerEmulator(options.timer)
   const ports = options.emulatorPorts
   await Promise.all([crud.start(ports?.crud), auth0.start(ports?.auth), rond.start(ports?.rond), timer.start(ports?.timer)])
