@@ -198,8 +198,11 @@ const stateTo = (state: string) => (request: FastifyRequest) => bodyOf(request).
 const TO_TRASH: Call = { name: 'CRUD to TRASH', peer: 'crud', rule: (s) => ({ method: 'POST', path: `/users/${s.userId}/state`, match: stateTo('TRASH') }), call: 'CRUD POST /users/:id/state', succeedsUnder: READ_BACK }
 const TO_DELETED: Call = { name: 'CRUD to DELETED', peer: 'crud', rule: (s) => ({ method: 'POST', path: `/users/${s.userId}/state`, match: stateTo('DELETED') }), call: 'CRUD POST /users/:id/state', succeedsUnder: READ_BACK }
 const AUTH_DELETE: Call = { name: 'auth delete', peer: 'auth0', rule: (s) => ({ method: 'DELETE', path: `/users/${s.authUserId}` }), call: 'AUTH DELETE /users/:userID', succeedsUnder: READ_BACK }
-// A removal aborts the pending expiry last and ignores its failure: the user is gone either way.
-const ABORT_IGNORED: Call = { name: 'timer abort (ignored)', peer: 'timer', rule: () => ({ method: 'POST', path: '/abort' }), call: 'TIMER POST /abort', succeedsUnder: ['500', 'timeout', 'refused', 'reset', 'applied, then timed out'] }
+// A hard delete revokes the deleted auth user's bindings, and a removal aborts the pending expiry
+// last; both ignore their failures: the user is gone either way.
+const ALL_FAULTS: FaultName[] = ['500', 'timeout', 'refused', 'reset', 'applied, then timed out']
+const REVOKE_IGNORED: Call = { name: 'Rönd revoke (ignored)', peer: 'rond', rule: () => ({ method: 'POST', path: '/revoke/bindings' }), call: 'ROND POST /revoke/bindings', succeedsUnder: ALL_FAULTS }
+const ABORT_IGNORED: Call = { name: 'timer abort (ignored)', peer: 'timer', rule: () => ({ method: 'POST', path: '/abort' }), call: 'TIMER POST /abort', succeedsUnder: ALL_FAULTS }
 
 const remove: Row = {
   route: 'DELETE /users/:id',
@@ -213,6 +216,7 @@ const remove: Row = {
     TO_TRASH,
     TO_DELETED,
     AUTH_DELETE,
+    REVOKE_IGNORED,
     { name: 'CRUD delete', peer: 'crud', rule: (s) => ({ method: 'DELETE', path: `/users/${s.userId}` }), call: 'CRUD DELETE /users/:id', succeedsUnder: READ_BACK },
     ABORT_IGNORED,
   ],
@@ -237,7 +241,7 @@ const softDelete: Row = {
   success: 204,
   seed: seedLiveUser,
   send: (stack, s) => stack.call('POST', `/users/${s.userId}/soft-delete`),
-  calls: [USER_READ, AUTH_BLOCK, TO_TRASH, TO_DELETED, AUTH_DELETE, ABORT_IGNORED],
+  calls: [USER_READ, AUTH_BLOCK, TO_TRASH, TO_DELETED, AUTH_DELETE, REVOKE_IGNORED, ABORT_IGNORED],
 }
 
 const BULK = `${USERS_ENDPOINT}/bulk`

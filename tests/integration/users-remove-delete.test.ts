@@ -58,6 +58,18 @@ describe.each([
     if (hard) expectConsistent(stack.current)
   })
 
+  it(hard ? 'revokes the Rönd bindings of the deleted auth user, and only those' : 'keeps the Rönd bindings of the blocked auth user', async () => {
+    const { userId, authUserId } = seedUser(stack.current)
+    const bystander = seedUser(stack.current)
+    stack.current.rond.seedBinding({ subjects: [authUserId], roles: ['customer-basic'] })
+    stack.current.rond.seedBinding({ subjects: [bystander.authUserId], roles: ['customer-basic'] })
+    const answer = await stack.call('DELETE', `/users/${userId}`)
+    expect(answer.status).toBe(204)
+    expect(stack.current.rond.rolesOf(authUserId)).toEqual(hard ? [] : ['customer-basic'])
+    expect(stack.current.rond.rolesOf(bystander.authUserId)).toEqual(['customer-basic'])
+    expect(stack.current.rond.requestsTo('POST', '/revoke/bindings').map((request) => request.body)).toEqual(hard ? [{ subjects: [authUserId] }] : [])
+  })
+
   it('forwards the platform headers to the CRUD and the auth service', async () => {
     const { userId, authUserId } = seedUser(stack.current)
     const answer = await stack.call('DELETE', `/users/${userId}`, { headers: { miauserid: 'admin-1', 'x-request-id': 'req-del' } })

@@ -64,12 +64,22 @@ async function deleteDocument(deps: UsersDeps, userId: string, ctx: CallContext)
   }
 }
 
-/** Deletes the auth user (hard delete); when the answer is lost, a read back finding nothing says it did. */
+/**
+ * Deletes the auth user (hard delete); when the answer is lost, a read back finding nothing says it
+ * did. Its Rönd bindings go too: they name a subject that no longer exists. Their revoke is
+ * best effort, like the timer's abort: the user is gone either way.
+ */
 async function deleteAuthUser(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
   try {
     await deps.auth.deleteUser(authUserId, ctx)
   } catch (error) {
     await settleLostWrite(error, ctx.log, async () => ((await deps.auth.listUsersByIds([authUserId], ctx)).length === 0 ? true : undefined))
+  }
+  if (!deps.config.rondEnabled) return
+  try {
+    await deps.rond.revokeSubject(authUserId, ctx)
+  } catch (error) {
+    ctx.log.warn({ err: error, authUserId }, 'could not revoke the bindings of a deleted auth user')
   }
 }
 
