@@ -21,12 +21,21 @@ export interface ChildOptions {
   startTimeoutMs?: number
   /** Write V8 CPU profiles of this child into `<this folder>/<name>/` (`--cpu-prof`). */
   cpuProfileDir?: string
+  /** Extra Node.js flags, e.g. `--expose-gc`. */
+  nodeFlags?: string[]
+}
+
+export interface ChildExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  atMs: number
 }
 
 export class ServerChild<Info> {
   private nextId = 1
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   private readonly exited: Promise<void>
+  private exitStatus: ChildExit | undefined
 
   constructor(
     readonly name: string,
@@ -46,9 +55,15 @@ export class ServerChild<Info> {
       else waiter.reject(new Error(`${this.name}: ${message.error}`))
     })
     process.once('exit', (code, signal) => {
+      this.exitStatus = { code, signal, atMs: performance.timeOrigin + performance.now() }
       for (const waiter of this.pending.values()) waiter.reject(new Error(`${this.name} exited (${signal ?? code})`))
       this.pending.clear()
     })
+  }
+
+  /** How and when (epoch ms) the child exited; undefined while it runs. */
+  get exit(): ChildExit | undefined {
+    return this.exitStatus
   }
 
   get pid(): number | undefined {
@@ -99,7 +114,7 @@ export class ServerChild<Info> {
 }
 
 export async function startChild<Info>(options: ChildOptions): Promise<ServerChild<Info>> {
-  const execArgv = ['--import', 'tsx']
+  const execArgv = ['--import', 'tsx', ...(options.nodeFlags ?? [])]
   if (options.cpuProfileDir) {
     // One folder per child; V8 names the files CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile,
     // thread 0 being the main one (tsx's loader thread writes its own).

@@ -107,6 +107,12 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined
   }
 }
 
+/** A process's resident set now, bytes (Linux /proc); undefined elsewhere or once it has exited. */
+export function residentBytes(pid: number): number | undefined {
+  const kb = procStatusKb(pid, 'VmRSS')
+  return kb === undefined ? undefined : kb * 1024
+}
+
 export interface RssReport {
   /** Highest resident set seen, bytes: the kernel's high-water mark when available, else the samples'. */
   peakBytes: number

@@ -8,7 +8,10 @@
 // summarize with bench/profile-summary.ts), BENCH_CPU_PROF_DIR, BENCH_PROXY_USERS (1000),
 // BENCH_CP_BURST (burst of the change-password scenario's rate limit, 5), BENCH_STORE_ROUNDS (rounds
 // of the durable-store scenarios: 5 for activation-stores, 2 for change-password-stores),
-// BENCH_RECONCILE_REPAIR (1: the reconcile scenario also repairs, then checks again).
+// BENCH_RECONCILE_REPAIR (1: the reconcile scenario also repairs, then checks again), BENCH_SOAK_S
+// (seconds of the soak's mixed traffic, 300), BENCH_SOAK_LOAD (its rate as a share of the capacity
+// measured first, 0.85), BENCH_SOAK_CAPACITY_S (seconds of that closed-loop capacity run, 15),
+// BENCH_SOAK_WAIT_S (ums's WAIT_BEFORE_SERVER_CLOSE_SEC for the soak's final SIGTERM, 3).
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +21,7 @@ import { changePasswordScenario, changePasswordStoresScenario } from './change-p
 import { importScenario } from './import.js'
 import { proxyScenario } from './proxy.js'
 import { reconcileScenario } from './reconcile.js'
+import { soakScenario } from './soak.js'
 import { takeoverScenario } from './takeover.js'
 import type { BarRow, BenchContext, Scenario, Settings } from './scenario.js'
 
@@ -31,6 +35,7 @@ const SCENARIOS: Scenario[] = [
   changePasswordStoresScenario,
   takeoverScenario,
   reconcileScenario,
+  soakScenario,
 ]
 
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
