@@ -8,7 +8,8 @@ import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { useStack } from '../helpers/stack.js'
 import { clearRequestLogs, PASSWORD } from '../integration/users-patch-helpers.js'
-import { expectConsistentStores, expectReconciled, inconsistencies, runJob } from './oracle.js'
+import { expectConsistent, inconsistencies } from '../helpers/consistency.js'
+import { expectReconciled, runJob } from './oracle.js'
 import { FAULTS, TIMEOUT_MS, type FaultName, type Peer } from './routes.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -129,7 +130,7 @@ describe.each([activation, changePassword])('$job job', (row) => {
 
     const leftover = call.leavesUnder?.includes(fault.name) ?? false
     if (leftover) expect(inconsistencies(stack.current), 'the leftover this case documents').not.toEqual([])
-    else expectConsistentStores(stack.current)
+    else expectConsistent(stack.current)
     await expectReconciled(stack, leftover, new Set())
   })
 })

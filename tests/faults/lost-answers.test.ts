@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { LogCapture, useStack, type StackHandle } from '../helpers/stack.js'
 import { LATER, authView, crudView, seedUser } from '../integration/users-patch-helpers.js'
-import { expectConsistentStores, expectReconciled } from './oracle.js'
+import { expectConsistent } from '../helpers/consistency.js'
+import { expectReconciled } from './oracle.js'
 import { TIMEOUT_MS } from './routes.js'
 
 async function unconfirmed(stack: StackHandle, peer: string, verdict: string): Promise<number> {
@@ -31,7 +32,7 @@ describe('a lost answer whose read back fails too', () => {
     // The patch had landed: the undo put the CRUD user back, and the auth user never changed.
     expect(crudView(stack.current, user.userId)).toEqual(before.crud)
     expect(authView(stack.current, user.authUserId)).toEqual(before.auth)
-    expectConsistentStores(stack.current)
+    expectConsistent(stack.current)
     expect(await unconfirmed(stack, 'CRUD', 'unknown')).toBe(unknownBefore + 1)
     expect(log.records.some((record) => record.level === 50 && String(record.msg).includes('could not be read back'))).toBe(true)
   })

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import { useStack } from '../helpers/stack.js'
 import { clearRequestLogs } from '../integration/users-patch-helpers.js'
-import { expectConsistentStores, expectReconciled, inconsistencies } from './oracle.js'
+import { expectConsistent, inconsistencies } from '../helpers/consistency.js'
+import { expectReconciled } from './oracle.js'
 import { FAULTS, ROWS, TIMEOUT_MS } from './routes.js'
 
 describe.each(ROWS)('$route', (row) => {
@@ -49,7 +50,7 @@ describe.each(ROWS)('$route', (row) => {
     const unlinked = new Set(seeded.unlinked ?? [])
     const leftover = call.leavesUnder?.includes(fault.name) ?? false
     if (leftover) expect(inconsistencies(stack.current, unlinked), 'the leftover this case documents').not.toEqual([])
-    else expectConsistentStores(stack.current, unlinked)
+    else expectConsistent(stack.current, unlinked)
     await expectReconciled(stack, leftover, unlinked)
   })
 })

@@ -2,47 +2,10 @@
 // each other (the invariant every multi-step route keeps), and a reconciliation repairs whatever a
 // case documents as left behind, after which another finds nothing.
 import { expect } from 'vitest'
-import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import type { Stack } from '../../src/sandbox/stack.js'
+import { expectConsistent, type Unlinked } from '../helpers/consistency.js'
 import type { StackHandle } from '../helpers/stack.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Auth users that are expected to have no CRUD user (they had none before the case). */
-export type Unlinked = ReadonlySet<string>
-
-/** Where the stores disagree, one line each; empty when consistent. */
-export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set()): string[] {
-  const problems: string[] = []
-  const users = stack.crud.documents(USERS_ENDPOINT)
-  const authUsers = new Map(stack.auth0.listUsers().map((user) => [user.user_id, user]))
-  const linked = new Set(users.map((user) => user.authUserId).filter((id): id is string => typeof id === 'string'))
-  for (const id of authUsers.keys()) if (!linked.has(id) && !unlinked.has(id)) problems.push(`auth user ${id} has no CRUD user`)
-  const pending = new Set(stack.timer.expirations().filter((timer) => timer.expirationStatus.description === 'pending').map((timer) => timer.expirationId))
-  const now = Date.now()
-  for (const user of users) {
-    const id = String(user._id)
-    const authUserId = typeof user.authUserId === 'string' ? user.authUserId : undefined
-    const hardDeleted = user.__STATE__ === 'DELETED' && stack.config.authHardDelete
-    const authUser = authUserId === undefined ? undefined : authUsers.get(authUserId)
-    if (authUserId !== undefined && !authUser && !hardDeleted) problems.push(`CRUD user ${id} points at missing auth user ${authUserId}`)
-    const mustBeBlocked = user.blocked === true || (user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC')
-    if (authUser && mustBeBlocked && authUser.blocked !== true) problems.push(`auth user of ${String(user.__STATE__)} user ${id} is not blocked`)
-    if (authUser && typeof user.email === 'string' && authUser.email !== user.email.toLowerCase()) problems.push(`email of user ${id} differs`)
-    if (authUser && stack.config.rondEnabled) {
-      const roles = Array.isArray(user.roles) ? [...(user.roles as string[])].sort() : []
-      const bound = [...stack.rond.rolesOf(authUser.user_id)].sort()
-      if (JSON.stringify(roles) !== JSON.stringify(bound)) problems.push(`roles of user ${id} are bound as [${bound.join(',')}]`)
-    }
-    const expiresAt = typeof user.expirationDate === 'string' ? Date.parse(user.expirationDate) : NaN
-    if (expiresAt > now && user.__STATE__ !== 'DELETED' && !pending.has(String(user.expirationId))) problems.push(`user ${id} has no pending expiry timer`)
-  }
-  return problems
-}
-
-export function expectConsistentStores(stack: Stack, unlinked?: Unlinked): void {
-  expect(inconsistencies(stack, unlinked)).toEqual([])
-}
 
 interface ReconcileResult {
   status: string
@@ -81,5 +44,5 @@ export async function expectReconciled(stack: StackHandle, leftover: boolean, un
   for (const finding of repairable) expect(finding.action, finding.check).toBe('repaired')
   const check = await reconcile(stack, { dryRun: true })
   expect(check.findings.filter((finding) => !(finding.check === 'orphan-auth-user' && unlinked.has(finding.authUserId ?? '')))).toEqual([])
-  expectConsistentStores(stack.current, unlinked)
+  expectConsistent(stack.current, unlinked)
 }

@@ -1,26 +1,44 @@
-// The invariant every multi-step user operation must leave behind, whatever step failed:
-// no orphan document or auth user, no TRASH/DELETED user able to log in.
+// The invariant every multi-step user operation must leave behind, whatever step failed: no
+// orphan document or auth user, no user able to log in that must not, and the auth user's email,
+// the Rönd roles and the pending expiry timer as the CRUD user says.
 import { expect } from 'vitest'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 
-export function expectConsistent(stack: Stack): void {
-  const users = stack.crud.documents(USERS_ENDPOINT)
-  const authUsers = stack.auth0.listUsers()
-  const authIds = new Set(authUsers.map((user) => user.user_id))
-  const linked = new Set(users.map((user) => user.authUserId).filter((id): id is string => typeof id === 'string'))
+/** Auth users that are expected to have no CRUD user (they had none before the case). */
+export type Unlinked = ReadonlySet<string>
 
-  for (const authUser of authUsers) {
-    expect(linked.has(authUser.user_id), `auth user ${authUser.user_id} has no CRUD user`).toBe(true)
-  }
+/** Where the stores disagree, one line each; empty when consistent. */
+export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set()): string[] {
+  const problems: string[] = []
+  const users = stack.crud.documents(USERS_ENDPOINT)
+  const authUsers = new Map(stack.auth0.listUsers().map((user) => [user.user_id, user]))
+  const linked = new Set(users.map((user) => user.authUserId).filter((id): id is string => typeof id === 'string'))
+  for (const id of authUsers.keys()) if (!linked.has(id) && !unlinked.has(id)) problems.push(`auth user ${id} has no CRUD user`)
+  // A timer that fired counts: the user's expiry ran (the expiration date may be later than the firing, in tests).
+  const live = new Set(stack.timer.expirations().filter((timer) => timer.expirationStatus.description !== 'aborted').map((timer) => timer.expirationId))
+  const timersInUse = stack.config.services.timer !== undefined
+  const now = Date.now()
   for (const user of users) {
-    const authUserId = user.authUserId
-    if (typeof authUserId !== 'string') continue
-    const state = user.__STATE__
-    if (state === 'DELETED' && stack.config.authHardDelete) continue
-    expect(authIds.has(authUserId), `CRUD user ${String(user._id)} points at missing auth user ${authUserId}`).toBe(true)
-    if (state === 'TRASH' || state === 'DELETED' || state === 'DRAFT') {
-      expect(stack.auth0.getUser(authUserId)?.blocked, `${String(state)} user ${String(user._id)} is not blocked in auth`).toBe(true)
+    const id = String(user._id)
+    const authUserId = typeof user.authUserId === 'string' ? user.authUserId : undefined
+    const hardDeleted = user.__STATE__ === 'DELETED' && stack.config.authHardDelete
+    const authUser = authUserId === undefined ? undefined : authUsers.get(authUserId)
+    if (authUserId !== undefined && !authUser && !hardDeleted) problems.push(`CRUD user ${id} points at missing auth user ${authUserId}`)
+    const mustBeBlocked = user.blocked === true || (user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC')
+    if (authUser && mustBeBlocked && authUser.blocked !== true) problems.push(`auth user of ${String(user.__STATE__)} user ${id} is not blocked`)
+    if (authUser && typeof user.email === 'string' && authUser.email !== user.email.toLowerCase()) problems.push(`email of user ${id} differs`)
+    if (authUser && stack.config.rondEnabled) {
+      const roles = Array.isArray(user.roles) ? [...(user.roles as string[])].sort() : []
+      const bound = [...stack.rond.rolesOf(authUser.user_id)].sort()
+      if (JSON.stringify(roles) !== JSON.stringify(bound)) problems.push(`roles of user ${id} are bound as [${bound.join(',')}]`)
     }
+    const expiresAt = typeof user.expirationDate === 'string' ? Date.parse(user.expirationDate) : NaN
+    if (timersInUse && expiresAt > now && user.__STATE__ !== 'DELETED' && !live.has(String(user.expirationId))) problems.push(`user ${id} has no expiry timer`)
   }
+  return problems
+}
+
+export function expectConsistent(stack: Stack, unlinked?: Unlinked): void {
+  expect(inconsistencies(stack, unlinked)).toEqual([])
 }
