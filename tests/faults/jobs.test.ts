@@ -10,7 +10,7 @@ import { useStack } from '../helpers/stack.js'
 import { clearRequestLogs, PASSWORD } from '../integration/users-patch-helpers.js'
 import { expectConsistent, inconsistencies } from '../helpers/consistency.js'
 import { expectReconciled, runJob } from './oracle.js'
-import { FAULTS, TIMEOUT_MS, type FaultName, type Peer } from './routes.js'
+import { ALL_FAULTS, FAULTS, TIMEOUT_MS, type FaultName, type Peer } from './routes.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const USERS = 3
@@ -35,7 +35,6 @@ interface JobRow {
 }
 
 let sequence = 0
-const ALL_FAULTS: FaultName[] = FAULTS.map((fault) => fault.name)
 /** How long a peer refuses connections: a job retries past it. */
 const DOWN_MS = 1_000
 

@@ -68,6 +68,7 @@ export interface Row {
   calls: Call[]
 }
 
+export const ALL_FAULTS: FaultName[] = FAULTS.map((fault) => fault.name)
 /** Lost writes ums reads back: found to have landed, the route carries on. */
 const READ_BACK: FaultName[] = ['applied, then timed out']
 /** Idempotent writes ums sends again when their answer is lost. */
@@ -200,7 +201,6 @@ const TO_DELETED: Call = { name: 'CRUD to DELETED', peer: 'crud', rule: (s) => (
 const AUTH_DELETE: Call = { name: 'auth delete', peer: 'auth0', rule: (s) => ({ method: 'DELETE', path: `/users/${s.authUserId}` }), call: 'AUTH DELETE /users/:userID', succeedsUnder: READ_BACK }
 // A hard delete revokes the deleted auth user's bindings, and a removal aborts the pending expiry
 // last; both ignore their failures: the user is gone either way.
-const ALL_FAULTS: FaultName[] = ['500', 'timeout', 'refused', 'reset', 'applied, then timed out']
 const REVOKE_IGNORED: Call = { name: 'Rönd revoke (ignored)', peer: 'rond', rule: () => ({ method: 'POST', path: '/revoke/bindings' }), call: 'ROND POST /revoke/bindings', succeedsUnder: ALL_FAULTS }
 const ABORT_IGNORED: Call = { name: 'timer abort (ignored)', peer: 'timer', rule: () => ({ method: 'POST', path: '/abort' }), call: 'TIMER POST /abort', succeedsUnder: ALL_FAULTS }
 

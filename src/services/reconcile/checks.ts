@@ -2,6 +2,7 @@
 // user. A finding names the check and the ids, never an email, a username or another value.
 import { expirationOf } from '../users/context.js'
 import { mustBeBlocked, type StoredUser } from '../users/repository.js'
+import { stringArray } from '../users/fields.js'
 
 export type Check =
   /** The CRUD user's `authUserId` names no auth user. */
@@ -101,7 +102,7 @@ export function isRecent(at: unknown, now: number, windowMs: number): boolean {
 
 /** Whether the roles bound to a user (resource-free bindings naming it) differ from its CRUD `roles`, as sets. */
 export function rolesDiffer(crudRoles: unknown, bound: Iterable<string>): boolean {
-  const expected = new Set(Array.isArray(crudRoles) ? crudRoles.filter((role): role is string => typeof role === 'string') : [])
+  const expected = new Set(stringArray(crudRoles))
   const actual = new Set(bound)
   return expected.size !== actual.size || [...expected].some((role) => !actual.has(role))
 }

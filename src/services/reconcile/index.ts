@@ -13,7 +13,8 @@ import { ALL_STATES } from '../../clients/crud.js'
 import type { HeaderMap } from '../../clients/headers.js'
 import type { UsersDeps } from '../users/context.js'
 import { expirationOf, scheduleExpiry } from '../users/context.js'
-import { UsersRepository, type StoredUser } from '../users/repository.js'
+import { UsersRepository, USERS_PAGE_SIZE, type StoredUser } from '../users/repository.js'
+import { stringArray } from '../users/fields.js'
 import { Rollback } from '../rollback.js'
 import { UpstreamError } from '../../errors.js'
 import type { JobDefinition, JobEngine, JobExecution, RunOutcome } from '../../jobs/engine.js'
@@ -54,8 +55,6 @@ export interface ReconcileResult {
 
 /** Findings listed in the result; beyond, only counted. */
 export const MAX_FINDINGS_LISTED = 10_000
-/** Bindings per read of the bindings collection. */
-const BINDINGS_PAGE_SIZE = 200
 /** Auth users per page of the connection's users. */
 const AUTH_PAGE_SIZE = 100
 const PROFILE_FIELDS = '_id,authUserId,email,username,blocked,roles,expirationDate,expirationId,updatedAt,__STATE__'
@@ -240,8 +239,8 @@ class ReconcileRun {
     const roles = new Map<string, Set<string>>(authIds.map((id) => [id, new Set()]))
     if (authIds.length === 0) return roles
     const query = JSON.stringify({ subjects: { $in: authIds } })
-    for (let skip = 0; ; skip += BINDINGS_PAGE_SIZE) {
-      const page = await bindings.list<{ subjects?: unknown; roles?: unknown; resource?: unknown }>({ _q: query, _l: BINDINGS_PAGE_SIZE, _sk: skip, _s: '_id' }, this.ctx)
+    for (let skip = 0; ; skip += USERS_PAGE_SIZE) {
+      const page = await bindings.list<{ subjects?: unknown; roles?: unknown; resource?: unknown }>({ _q: query, _l: USERS_PAGE_SIZE, _sk: skip, _s: '_id' }, this.ctx)
       for (const binding of page) {
         if (binding.resource !== undefined || !Array.isArray(binding.subjects)) continue
         for (const subject of binding.subjects) {
@@ -249,7 +248,7 @@ class ReconcileRun {
           if (held) for (const role of Array.isArray(binding.roles) ? binding.roles : []) held.add(String(role))
         }
       }
-      if (page.length < BINDINGS_PAGE_SIZE) return roles
+      if (page.length < USERS_PAGE_SIZE) return roles
     }
   }
 
@@ -283,7 +282,7 @@ class ReconcileRun {
           if (isRecent(user.updatedAt, this.now, this.deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
           // As a PATCH of the roles does: every binding naming the user revoked, then the CRUD roles granted.
           await this.deps.rond.revokeSubject(problem.authUserId!, this.ctx)
-          const roles = Array.isArray(user.roles) ? user.roles.filter((role): role is string => typeof role === 'string') : []
+          const roles = stringArray(user.roles)
           if (roles.length > 0) await this.deps.rond.grantRoles(problem.authUserId!, roles, this.ctx)
           return 'repaired'
         }
