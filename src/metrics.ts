@@ -57,6 +57,12 @@ const unconfirmedWrites = new Counter({
   labelNames: ['peer', 'verdict'] as const,
 })
 
+const listenerFailures = new Counter({
+  name: 'ums_listener_failures_total',
+  help: 'Event listeners of the job engine and its store connections that threw: each was logged at error level, and the replica went on',
+  labelNames: ['source', 'event'] as const,
+})
+
 export type JobMetricStatus = 'running' | 'queued'
 
 /** One peer call, measured from its start to the end of its body. */
@@ -74,6 +80,11 @@ export type WriteVerdict = 'landed' | 'not_landed' | 'unknown'
 /** A write whose answer was lost, once read back. */
 export function countUnconfirmedWrite(peer: PeerService, verdict: WriteVerdict): void {
   unconfirmedWrites.inc({ peer, verdict })
+}
+
+/** A listener that threw, by its emitter and event (both from a closed set, named in the code). */
+export function countListenerFailure(source: string, event: string): void {
+  listenerFailures.inc({ source, event })
 }
 
 /** A job kind this replica can run: its series exist (at 0) before its first job. */

@@ -4,11 +4,13 @@
 // resumes it from its last checkpoint. On SIGTERM the running jobs checkpoint and are released at
 // once. The store may be down at start or later: the engine reconnects by itself and reports the
 // outage through readiness and 503s, never by crashing.
+import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { Agenda, type AgendaBackend, type Job } from 'agenda'
+import { Agenda, Job, type AgendaBackend } from 'agenda'
 import type { FastifyBaseLogger } from 'fastify'
 import { jobStoreUnavailable, newJobRecord, runJob, type JobDefinition, type JobEngine } from './engine.js'
 import { declareJobKind } from '../metrics.js'
+import { listen, reportListenerFailures, type ListenerFailure } from './listeners.js'
 import type { DurableJobStore, JobKind, JobRecord, JobStore } from './store.js'
 
 /** Store check while it is up, and reconnection attempts while it is down. */
@@ -28,6 +30,8 @@ export interface AgendaJobEngineOptions {
   /** JOBS_LOCK_LIFETIME_MS: a lock not renewed for this long is taken over by another replica. */
   lockLifetimeMs: number
   log: FastifyBaseLogger
+  /** Where the engine's and the store's listeners report an exception (default: logged and counted). */
+  onListenerFailure?: ListenerFailure
 }
 
 interface AgendaJobData {
@@ -82,21 +86,39 @@ export class AgendaJobEngine implements JobEngine {
     this.log = options.log
     this.agenda = new Agenda({
       backend: this.managedBackend(options.durable.agendaBackend),
-      name: `${hostname()}:${process.pid}`,
+      // Agenda relays to each replica the job notifications of every other one, telling them apart
+      // by this name: it must differ between two engines even in one process.
+      name: `${hostname()}:${process.pid}:${randomUUID()}`,
       processEvery: this.processEveryMs,
       defaultLockLifetime: options.lockLifetimeMs,
       // A finished ums job needs nothing more from Agenda: its record is in the store.
       removeOnComplete: true,
     })
+    const onFailure = options.onListenerFailure ?? reportListenerFailures(this.log)
     // While the store is down, every scan fails: the outage is reported once (markDown), not each time.
-    this.agenda.on('error', (error: Error) => {
-      if (this.outage === undefined) this.log.warn({ err: error }, 'job scheduler error')
-      else this.log.debug({ err: error }, 'job scheduler error')
-    })
-    this.agenda.on('complete', (job: Job) => {
-      const data = job.attrs.data as AgendaJobData | undefined
-      if (data?.jobId) this.runs.get(data.jobId)?.markSaved()
-    })
+    listen(
+      this.agenda,
+      'agenda',
+      'error',
+      (error: unknown) => {
+        if (this.outage === undefined) this.log.warn({ err: error }, 'job scheduler error')
+        else this.log.debug({ err: error }, 'job scheduler error')
+      },
+      onFailure,
+    )
+    // Agenda emits a local job's completion with the Job; another replica's arrives as a plain
+    // notification with `remote` set. Only this replica's own runs wait for it.
+    listen(
+      this.agenda,
+      'agenda',
+      'complete',
+      (job: unknown, remote?: boolean) => {
+        if (remote === true || !(job instanceof Job)) return
+        const data = job.attrs.data as Partial<AgendaJobData> | undefined
+        if (typeof data?.jobId === 'string') this.runs.get(data.jobId)?.markSaved()
+      },
+      onFailure,
+    )
   }
 
   /**

@@ -2,6 +2,7 @@
 // the checkpoints of its steps, so that any replica can answer for it and resume it. One
 // implementation per backend: memory (one process), PostgreSQL, Redis and MongoDB.
 import type { AgendaBackend } from 'agenda'
+import type { ListenerFailure } from './listeners.js'
 
 export type JobKind = 'bulk-activation' | 'change-password' | 'reconcile'
 export type JobStatus = 'pending' | 'completed' | 'failed'
@@ -98,4 +99,6 @@ export interface DurableJobStoreOptions extends JobStoreOptions {
   name: string
   /** Logs connection errors that happen in the background (a dropped idle connection). */
   onBackgroundError?: (error: Error) => void
+  /** Where the store's listeners on its connections report an exception of their own. */
+  onListenerFailure?: ListenerFailure
 }

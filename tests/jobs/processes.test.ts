@@ -3,96 +3,27 @@
 // B takes both over once A's locks expire and completes them, linking every user exactly once,
 // starting no Auth0 import twice and sending each email once (bar the sends in flight at the
 // kill). And SIGTERM: A hands its job over at once, without waiting for a lock to expire.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import { freePort, stackEnv, startEmulators, type Emulators } from '../../src/sandbox/stack.js'
 import { maxInFlight } from '../../src/services/change-password-bulk/index.js'
-import { call, isolatedJobStore, jobStoreEnv } from '../helpers/stack.js'
+import { call } from '../helpers/stack.js'
 import { seedAuthUsers, seedCrudOnlyUsers } from '../helpers/job-users.js'
+import { replicaEnv as sharedStoreEnv, startUms, useEmulators as emulatorsOnLoopback, waitForJob, waitUntil, type DurableStoreKind } from '../helpers/replicas.js'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
 const LOCK_LIFETIME_MS = 3_000
 const RATE = 50
 
-interface Ums {
-  url: string
-  child: ChildProcess
-  output: string[]
-  /** Resolves with the time the process exited. */
-  exited: Promise<number>
-}
-
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
-/** Starts `node src/index.ts` with `env` and waits until it is ready. */
-async function startUms(name: string, env: Record<string, string>): Promise<Ums> {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env, HTTP_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const output: string[] = []
-  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()))
-  const exited = new Promise<number>((resolve) => child.once('exit', () => resolve(Date.now())))
-  const ums: Ums = { url: `http://127.0.0.1:${port}`, child, output, exited }
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  const ready = async () => {
-    if (child.exitCode !== null) throw new Error(`${name} exited: ${output.join('')}`)
-    return (await call(ums.url, 'GET', '/-/ready').catch(() => ({ status: 0 }))).status === 200
-  }
-  await waitUntil(ready, `${name} to be ready`)
-  return ums
-}
-
 /** The environment of the replicas on one isolated store. */
-async function replicaEnv(kind: 'postgres' | 'redis', emulators: Emulators, lockLifetimeMs = LOCK_LIFETIME_MS): Promise<Record<string, string>> {
-  const store = (await isolatedJobStore(kind))!
-  cleanups.push(() => store.cleanup())
-  return {
-    ...stackEnv(emulators.urls, 0),
-    ...jobStoreEnv(store),
+function replicaEnv(kind: DurableStoreKind, emulators: Parameters<typeof sharedStoreEnv>[1], lockLifetimeMs = LOCK_LIFETIME_MS): Promise<Record<string, string>> {
+  return sharedStoreEnv(kind, emulators, {
     JOBS_LOCK_LIFETIME_MS: String(lockLifetimeMs),
     AUTH0_JOB_POLLING_INTERVAL: '200',
     AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: String(RATE),
-    LOG_LEVEL: 'warn',
-  }
+  })
 }
 
-async function useEmulators(): Promise<Emulators> {
-  const emulators = await startEmulators({ auth0: { importTiming: { mode: 'manual' } } })
-  cleanups.push(() => emulators.close())
-  return emulators
-}
-
-async function waitForJob(base: string, path: string, timeoutMs = 60_000): Promise<any> {
-  let body: any
-  await waitUntil(async () => {
-    const answer = await call(base, 'GET', path)
-    body = answer.body
-    return answer.status === 200 && body.status !== 'pending'
-  }, `${path} to end`, timeoutMs)
-  return body
-}
+const useEmulators = () => emulatorsOnLoopback({ auth0: { importTiming: { mode: 'manual' } } })
 
 describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job store', (kind) => {
   it('B completes the activation and the change-password job of A, killed with SIGKILL in the middle of both', async () => {

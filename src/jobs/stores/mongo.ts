@@ -3,7 +3,7 @@
 // of the URL and on one client shared with Agenda's backend. Finished records carry an `expireAt`
 // that a TTL index honours; reads also filter by the store's clock, as the server sweeps only now
 // and then.
-import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb'
+import { MongoClient, MongoServerError, type Collection, type Db, type ServerHeartbeatFailedEvent } from 'mongodb'
 import { MongoBackend } from '@agendajs/mongo-backend'
 import {
   isExpired,
@@ -17,6 +17,7 @@ import {
   type JobStore,
   type NewJob,
 } from '../store.js'
+import { listen } from '../listeners.js'
 import { storeUnreachable } from './errors.js'
 
 const BACKEND_NAME = 'MongoDB'
@@ -61,11 +62,17 @@ export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobSt
   // The client reports a lost server through its monitoring, not as an error event, and its monitor
   // keeps knocking while the server is away: each error is reported once until a server answers.
   const reported = new Set<string>()
-  client.on('serverHeartbeatFailed', ({ failure }) => {
-    if (!reported.has(failure.message)) options.onBackgroundError?.(failure)
-    reported.add(failure.message)
-  })
-  client.on('serverHeartbeatSucceeded', () => reported.clear())
+  listen(
+    client,
+    'mongodb client',
+    'serverHeartbeatFailed',
+    ({ failure }: ServerHeartbeatFailedEvent) => {
+      if (!reported.has(failure.message)) options.onBackgroundError?.(failure)
+      reported.add(failure.message)
+    },
+    options.onListenerFailure,
+  )
+  listen(client, 'mongodb client', 'serverHeartbeatSucceeded', () => reported.clear(), options.onListenerFailure)
 
   let closed = false
 

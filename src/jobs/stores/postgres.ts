@@ -15,6 +15,7 @@ import {
   type JobStore,
   type NewJob,
 } from '../store.js'
+import { listen } from '../listeners.js'
 import { storeUnreachable } from './errors.js'
 
 const BACKEND_NAME = 'PostgreSQL'
@@ -56,12 +57,12 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
     reported.add(error.message)
   }
   // An idle client whose connection drops emits on the pool: unheard, that would end the process.
-  pool.on('error', report)
-  pool.on('connect', () => reported.clear())
+  listen(pool, 'postgres pool', 'error', report, options.onListenerFailure)
+  listen(pool, 'postgres pool', 'connect', () => reported.clear(), options.onListenerFailure)
   const agendaBackend = new PostgresBackend({ pool, tableName: options.name, channelName: options.name })
   // Agenda listens to no error of its notification channel, whose LISTEN connection fails with the
   // server: unheard, such an error would be thrown at the process.
-  agendaBackend.notificationChannel?.on('error', report)
+  if (agendaBackend.notificationChannel) listen(agendaBackend.notificationChannel, 'postgres notification channel', 'error', report, options.onListenerFailure)
   let closed = false
 
   async function transaction(work: (client: PoolClient) => Promise<void>): Promise<void> {

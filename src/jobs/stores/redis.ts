@@ -15,6 +15,7 @@ import {
   type JobStore,
   type NewJob,
 } from '../store.js'
+import { listen } from '../listeners.js'
 import { storeUnreachable } from './errors.js'
 
 const BACKEND_NAME = 'Redis'
@@ -82,14 +83,26 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
     if (!reported.has(error.message)) options.onBackgroundError?.(error)
     reported.add(error.message)
   }
-  client.on('error', (error: Error) => {
-    connectionError = error
-    report(error)
-  })
-  client.on('ready', () => {
-    connectionError = undefined
-    reported.clear()
-  })
+  listen(
+    client,
+    'redis client',
+    'error',
+    (error: Error) => {
+      connectionError = error
+      report(error)
+    },
+    options.onListenerFailure,
+  )
+  listen(
+    client,
+    'redis client',
+    'ready',
+    () => {
+      connectionError = undefined
+      reported.clear()
+    },
+    options.onListenerFailure,
+  )
   // Agenda's notification channel subscribes on a duplicate of this client and, each time it
   // reconnects, makes a new one without ending the one whose subscription failed: left alone,
   // that one would reconnect forever and keep the process alive. Only the newest is the channel's.
@@ -104,7 +117,7 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
   const agendaBackend = new RedisBackend({ redis: client, keyPrefix: `${options.name}:agenda:`, channelName: `${options.name}:agenda:jobs` })
   // Agenda listens to no error of its notification channel, whose subscriber fails with the
   // server: unheard, such an error would be thrown at the process.
-  agendaBackend.notificationChannel.on('error', report)
+  listen(agendaBackend.notificationChannel, 'redis notification channel', 'error', report, options.onListenerFailure)
 
   function failure(error: unknown): Error {
     return storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, connectionError ?? error)
