@@ -12,7 +12,7 @@
 // (seconds of the soak's mixed traffic, 300), BENCH_SOAK_LOAD (its rate as a share of the capacity
 // measured first, 0.85), BENCH_SOAK_CAPACITY_S (seconds of that closed-loop capacity run, 15),
 // BENCH_SOAK_WAIT_S (ums's WAIT_BEFORE_SERVER_CLOSE_SEC for the soak's final SIGTERM, 3), BENCH_CHAOS_S
-// (seconds of the chaos scenario's kills, 120), BENCH_CHAOS_SEED (replays a chaos run).
+// (seconds the chaos scenario submits jobs, 60), BENCH_CHAOS_SEED (replays a chaos run).
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'

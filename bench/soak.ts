@@ -43,7 +43,7 @@
 // its slope), not judged. The forced GCs pause ums for tens of ms every 30 s; they show in the
 // latencies, not in the statuses.
 //
-// SIGTERM: ums runs with its own handler (src/shutdown.ts, as in src/index.ts) and
+// SIGTERM: ums runs with its own handler (src/lifecycle/shutdown.ts, as in src/index.ts) and
 // WAIT_BEFORE_SERVER_CLOSE_SEC=BENCH_SOAK_WAIT_S (3): it keeps serving for the wait, then closes.
 // The load goes on until ums has exited. Every request from just before the signal on is kept
 // with its outcome and when it was fully written; the ums child records which requests it read

@@ -3,7 +3,7 @@
 // `npm run docs:env -- --check` writes nothing and fails naming the files that differ from it.
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { ENV_SCHEMA } from '../src/config.js'
+import { ENV_SCHEMA } from '../src/config/index.js'
 
 /** What the generator reads of a variable's schema; other keywords are validation only. */
 export interface VariableSchema {
@@ -32,7 +32,7 @@ export const SECTIONS: ReadonlyArray<{ first: string; title: string }> = [
   { first: 'SERVICE_PREFIX', title: 'routes, documentation, metrics and tracing' },
 ]
 
-export const TABLE_BEGIN = '<!-- env-table:begin (generated from ENV_SCHEMA in src/config.ts by `npm run docs:env`: edit the schema, not this table) -->'
+export const TABLE_BEGIN = '<!-- env-table:begin (generated from ENV_SCHEMA in src/config/env-schema.ts by `npm run docs:env`: edit the schema, not this table) -->'
 export const TABLE_END = '<!-- env-table:end -->'
 
 const WIDTH = 100
@@ -123,7 +123,7 @@ export function renderEnvExample(schema: EnvSchema): string {
     '# Copy to .env (read at start by `npm start`) and adapt. Every variable ums reads is listed here,',
     '# with what it means. `NAME=value` lines set the required variables (to example values); a',
     '# commented `# NAME=value` line shows the default, or an example after "for example:".',
-    '# Generated from ENV_SCHEMA in src/config.ts by `npm run docs:env`: edit the schema, not this file.',
+    '# Generated from ENV_SCHEMA in src/config/env-schema.ts by `npm run docs:env`: edit the schema, not this file.',
     '',
     '# --- required ---',
   ]

@@ -1,7 +1,7 @@
 // Process entry: configuration, app, listen, graceful shutdown on SIGTERM and SIGINT.
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig } from './config/index.js'
 import { buildApp } from './app.js'
-import { closeOnSignals } from './shutdown.js'
+import { closeOnSignals } from './lifecycle/shutdown.js'
 
 async function main(): Promise<void> {
   const config = await loadConfig(process.env, { dotenv: true })

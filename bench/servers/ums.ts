@@ -8,9 +8,9 @@
 // `shutdown.recordFile` as the process exits, for the parent to compare with what the client saw.
 import { writeFileSync } from 'node:fs'
 import { buildApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/config/index.js'
 import { freePort, stackEnv } from '../../src/sandbox/stack.js'
-import { closeOnSignals } from '../../src/shutdown.js'
+import { closeOnSignals } from '../../src/lifecycle/shutdown.js'
 import type { PeersInfo } from './peers.js'
 import { childOptions, serve } from './ipc.js'
 

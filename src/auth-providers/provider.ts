@@ -1,7 +1,7 @@
 // The AuthProvider interface: the extension point through which ums talks to an authentication
 // service. Implementations live beside this file and are picked by AUTH_MODULE (index.ts).
 import type { CallContext, PeerClient } from '../clients/http.js'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 
 /** A session answer relayed to the caller as it is (token JSON, or website-mode cookies). */
 export interface SessionAnswer {

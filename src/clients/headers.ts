@@ -1,7 +1,7 @@
 // Which incoming headers reach which peer.
 // Every header list of the service lives here.
 import type { IncomingHttpHeaders } from 'node:http'
-import type { PlatformHeaderKeys } from '../config.js'
+import type { PlatformHeaderKeys } from '../config/index.js'
 
 export type HeaderMap = Record<string, string>
 

@@ -6,10 +6,12 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { Pool, errors as undiciErrors, type Dispatcher, type FormData } from 'undici'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Context } from '@opentelemetry/api'
-import { UpstreamError, type PeerService } from '../errors.js'
-import { observePeerCall, type TransportOutcome } from '../metrics.js'
-import { startPeerSpan } from '../tracing.js'
+import { UpstreamError } from '../errors/index.js'
+import { observePeerCall } from '../observability/metrics.js'
+import { startPeerSpan } from '../observability/tracing.js'
 import type { HeaderMap } from './headers.js'
+import type { PeerService, TransportOutcome } from './peer.js'
+import type { RefusalExplainer } from './refusal.js'
 
 /** What a client needs from the incoming request: headers to forward, a request logger, the trace. */
 export interface CallContext {
@@ -54,6 +56,8 @@ export interface PeerClientOptions {
   connections?: number
   /** ENABLE_TRACING: each call gets a client span (once the SDK runs). */
   traced?: boolean
+  /** Reads the peer's error answers for a refusal of the caller's data. */
+  explainRefusal?: RefusalExplainer
 }
 
 function buildQuery(query: PeerRequest['query']): string {
@@ -230,7 +234,9 @@ export class PeerClient {
     if (!ok && !request.acceptStatus?.includes(response.statusCode)) {
       ctx.log.debug({ peer: this.service, route: request.route, statusCode: response.statusCode, upstreamBody: parsed }, 'peer error body')
       const wait = response.statusCode === 429 || response.statusCode === 503 ? retryAfterMs(response.headers) : undefined
-      throw new UpstreamError(this.service, request.method, request.route, response.statusCode, undefined, parsed, wait)
+      const error = new UpstreamError(this.service, request.method, request.route, response.statusCode, undefined, parsed, wait)
+      error.refusal = this.options.explainRefusal?.(error)
+      throw error
     }
     return { status: response.statusCode, headers: response.headers, body: parsed as T }
   }

@@ -1,7 +1,7 @@
 // Timer Service client (contracts/timer-service.md §2, §3): schedule a REST callback, abort it.
 import type { CallContext, PeerClient } from './http.js'
 import type { HeaderMap } from './headers.js'
-import { traceHeaders } from '../tracing.js'
+import { traceHeaders } from '../observability/tracing.js'
 
 export interface RestCallback {
   method: 'post' | 'put' | 'patch' | 'get' | 'delete'

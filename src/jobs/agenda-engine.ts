@@ -3,14 +3,16 @@
 // dies stops renewing its lock, so another one takes the job over once the lock expires and
 // resumes it from its last checkpoint. On SIGTERM the running jobs checkpoint and are released at
 // once. The store may be down at start or later: the engine reconnects by itself and reports the
-// outage through readiness and 503s, never by crashing.
+// outage through readiness and JobStoreUnavailable errors, never by crashing.
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Agenda, Job, type AgendaBackend } from 'agenda'
 import type { FastifyBaseLogger } from 'fastify'
-import { jobStoreUnavailable, newJobRecord, runJob, type JobDefinition, type JobEngine } from './engine.js'
-import { declareJobKind } from '../metrics.js'
-import { listen, reportListenerFailures, type ListenerFailure } from './listeners.js'
+import { JobStoreUnavailable, newJobRecord, runJob, type JobDefinition, type JobEngine } from './engine.js'
+import { messageOf } from '../lib/message-of.js'
+import { sleep } from '../lib/sleep.js'
+import { declareJobKind } from '../observability/metrics.js'
+import { listen, type ListenerFailure } from './listeners.js'
 import type { DurableJobStore, JobKind, JobRecord, JobStore } from './store.js'
 
 /** Store check while it is up, and reconnection attempts while it is down. */
@@ -22,16 +24,14 @@ export const RETRY_DELAY_MS = 2_000
 const PURGE_INTERVAL_MS = 60_000
 /** How long SIGTERM waits for running jobs to checkpoint before closing anyway. */
 const HAND_OVER_TIMEOUT_MS = 15_000
-/** Jobs of one kind a replica runs at once (activation jobs mostly wait for Auth0). */
-const CONCURRENCY: Record<JobKind, number> = { 'bulk-activation': 10, 'change-password': 1, reconcile: 1 }
 
 export interface AgendaJobEngineOptions {
   durable: DurableJobStore
   /** JOBS_LOCK_LIFETIME_MS: a lock not renewed for this long is taken over by another replica. */
   lockLifetimeMs: number
   log: FastifyBaseLogger
-  /** Where the engine's and the store's listeners report an exception (default: logged and counted). */
-  onListenerFailure?: ListenerFailure
+  /** Where the engine's listeners report an exception of their own. */
+  onListenerFailure: ListenerFailure
 }
 
 interface AgendaJobData {
@@ -45,20 +45,6 @@ interface ActiveRun {
   saved: Promise<void>
   markSaved: () => void
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done)
-  })
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 export class AgendaJobEngine implements JobEngine {
   readonly backendName: string
@@ -94,7 +80,7 @@ export class AgendaJobEngine implements JobEngine {
       // A finished ums job needs nothing more from Agenda: its record is in the store.
       removeOnComplete: true,
     })
-    const onFailure = options.onListenerFailure ?? reportListenerFailures(this.log)
+    const onFailure = options.onListenerFailure
     // While the store is down, every scan fails: the outage is reported once (markDown), not each time.
     listen(
       this.agenda,
@@ -142,7 +128,7 @@ export class AgendaJobEngine implements JobEngine {
   }
 
   define<Input, Result>(definition: JobDefinition<Input, Result>): void {
-    const concurrency = definition.exclusive ? 1 : CONCURRENCY[definition.kind]
+    const concurrency = definition.exclusive ? 1 : (definition.concurrency ?? 1)
     this.agenda.define<AgendaJobData>(definition.kind, (job) => this.process(definition as unknown as JobDefinition<unknown, unknown>, job), {
       concurrency,
       // A replica locks no more jobs than it runs: the others stay free for the other replicas.
@@ -205,7 +191,7 @@ export class AgendaJobEngine implements JobEngine {
   }
 
   private assertAvailable(): void {
-    if (this.outage !== undefined) throw jobStoreUnavailable(this.outage)
+    if (this.outage !== undefined) throw new JobStoreUnavailable(this.outage)
   }
 
   async submit(kind: JobKind, input: unknown, total: number): Promise<JobRecord> {
@@ -215,15 +201,15 @@ export class AgendaJobEngine implements JobEngine {
       await this.store.create({ ...job, input })
     } catch (error) {
       this.markDown(error)
-      throw jobStoreUnavailable(this.outage!)
+      throw new JobStoreUnavailable(this.outage!)
     }
     try {
       await this.agenda.now<AgendaJobData>(kind, { jobId: job.jobId })
     } catch (error) {
-      // The caller gets a 503 and no job id: the record must not stay pending with nothing to run it.
+      // The caller gets an error and no job id: the record must not stay pending with nothing to run it.
       await this.store.finish(job.jobId, { status: 'failed' }).catch(() => undefined)
       this.markDown(error)
-      throw jobStoreUnavailable(this.outage!)
+      throw new JobStoreUnavailable(this.outage!)
     }
     return { ...job, status: 'pending' }
   }
@@ -235,7 +221,7 @@ export class AgendaJobEngine implements JobEngine {
       job = await this.store.get(jobId)
     } catch (error) {
       this.markDown(error)
-      throw jobStoreUnavailable(this.outage!)
+      throw new JobStoreUnavailable(this.outage!)
     }
     return job?.kind === kind ? job : undefined
   }

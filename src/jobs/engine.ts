@@ -1,7 +1,9 @@
 // The job engine: records jobs in the job store, runs them, and lets their handlers checkpoint
 // each step so that a run that stops (shutdown, crash, lost store) resumes where it left off.
-// Two engines share this contract and the run below: the in-memory one (one process) and the
-// Agenda one (a shared store, any number of replicas; agenda-engine.ts).
+// Two engines share this contract and the run below: the in-memory one (one process;
+// memory-engine.ts) and the Agenda one (a shared store, any number of replicas; agenda-engine.ts).
+// The jobs layer knows no job kind and no HTTP: kinds come with their definitions, and an
+// unavailable store is a JobStoreUnavailable error that the routes answer as they see fit.
 //
 // `ums_jobs` shows what one replica holds: the jobs running in this process (each job runs on one
 // replica at a time, so the sum over the replicas is the jobs running anywhere) and, with the
@@ -9,11 +11,7 @@
 // store belong to no replica yet and are not counted.
 import { v4 as uuidv4 } from 'uuid'
 import type { FastifyBaseLogger } from 'fastify'
-import { HttpError } from '../errors.js'
-import { JOB_STORE_UNAVAILABLE } from '../error-codes.js'
-import { declareJobKind, jobEntered, jobLeft } from '../metrics.js'
-import type { MemoryJobStore } from './memory-store.js';
-import { JobStoreFullError } from './memory-store.js'
+import { jobEntered, jobLeft } from '../observability/metrics.js'
 import type { JobKind, JobRecord, JobStore } from './store.js'
 
 export interface JobExecution<Input> {
@@ -37,6 +35,8 @@ export interface JobDefinition<Input, Result> {
   kind: JobKind
   /** At most one job of this kind runs at a time, across every replica; the others wait their turn. */
   exclusive?: boolean
+  /** Jobs of this kind one replica runs at once (default 1; 1 when exclusive). */
+  concurrency?: number
   run(execution: JobExecution<Input>): Promise<RunOutcome<Result>>
 }
 
@@ -44,9 +44,9 @@ export interface JobEngine {
   /** The store's backend, for messages. */
   readonly backendName: string
   define<Input, Result>(definition: JobDefinition<Input, Result>): void
-  /** Records a new pending job (progress 0 of `total`) and schedules it; 503 when it cannot. */
+  /** Records a new pending job (progress 0 of `total`) and schedules it; JobStoreUnavailable when it cannot. */
   submit(kind: JobKind, input: unknown, total: number): Promise<JobRecord>
-  /** The job of that kind, or undefined; 503 when the store cannot be read. */
+  /** The job of that kind, or undefined; JobStoreUnavailable when the store cannot be read. */
   get(kind: JobKind, jobId: string): Promise<JobRecord | undefined>
   /** Undefined while jobs can be started and read here, else why not (readiness). */
   unavailableReason(): string | undefined
@@ -65,9 +65,12 @@ export class JobStoreWriteError extends Error {
 /** Progress is a convenience for callers: one store write per interval is plenty. */
 export const PROGRESS_WRITE_INTERVAL_MS = 250
 
-/** The 503 of the job routes when the store cannot take or answer a request. */
-export function jobStoreUnavailable(reason: string): HttpError {
-  return new HttpError(503, `Jobs are unavailable: ${reason}. Try again later`, JOB_STORE_UNAVAILABLE)
+/** The store cannot take or answer a request now (unreachable, or the memory store full). */
+export class JobStoreUnavailable extends Error {
+  override name = 'JobStoreUnavailable'
+  constructor(readonly reason: string) {
+    super(`Jobs are unavailable: ${reason}. Try again later`)
+  }
 }
 
 /** Writes the latest progress at once, then at most once per interval, and once more when flushed. */
@@ -195,86 +198,4 @@ async function runOnce(
 /** A new job's record. */
 export function newJobRecord(kind: JobKind, total: number, now = Date.now()) {
   return { jobId: uuidv4(), kind, jobCreatedAt: new Date(now).toISOString(), progress: { done: 0, total } }
-}
-
-/**
- * The engine of a single replica: the memory store, runs started at once in this process, the
- * jobs of an exclusive kind one after the other. Jobs are lost on restart.
- */
-export class InMemoryJobEngine implements JobEngine {
-  readonly backendName = 'memory'
-  private readonly definitions = new Map<JobKind, JobDefinition<unknown, unknown>>()
-  /** Per exclusive kind: the end of the last run queued. */
-  private readonly exclusiveTails = new Map<JobKind, Promise<unknown>>()
-  private readonly running = new Set<Promise<unknown>>()
-  private readonly stopping = new AbortController()
-
-  constructor(
-    private readonly store: MemoryJobStore,
-    private readonly log: FastifyBaseLogger,
-  ) {}
-
-  define<Input, Result>(definition: JobDefinition<Input, Result>): void {
-    // The engine hands back the input the route stored for this kind.
-    this.definitions.set(definition.kind, definition as unknown as JobDefinition<unknown, unknown>)
-    declareJobKind(definition.kind)
-  }
-
-  async start(): Promise<void> {}
-
-  async submit(kind: JobKind, input: unknown, total: number): Promise<JobRecord> {
-    const definition = this.definitions.get(kind)
-    if (!definition) throw new Error(`no job definition for ${kind}`)
-    const job = newJobRecord(kind, total)
-    try {
-      await this.store.create({ ...job, input })
-    } catch (error) {
-      if (error instanceof JobStoreFullError) throw jobStoreUnavailable(error.message)
-      throw error
-    }
-    const run = async () => {
-      // A signal per run: listeners the run adds go away with it.
-      const controller = new AbortController()
-      const stop = () => controller.abort()
-      if (this.stopping.signal.aborted) stop()
-      this.stopping.signal.addEventListener('abort', stop, { once: true })
-      try {
-        return await runJob(this.store, definition, job.jobId, controller.signal, this.log)
-      } finally {
-        this.stopping.signal.removeEventListener('abort', stop)
-      }
-    }
-    let running: Promise<unknown>
-    if (definition.exclusive) {
-      jobEntered(kind, 'queued')
-      running = (this.exclusiveTails.get(kind) ?? Promise.resolve()).then(() => {
-        jobLeft(kind, 'queued')
-        return run()
-      })
-      this.exclusiveTails.set(kind, running)
-    } else {
-      running = run()
-    }
-    this.running.add(running)
-    void running.finally(() => this.running.delete(running))
-    return { ...job, status: 'pending' }
-  }
-
-  async get(kind: JobKind, jobId: string): Promise<JobRecord | undefined> {
-    const job = await this.store.get(jobId)
-    return job?.kind === kind ? job : undefined
-  }
-
-  unavailableReason(): string | undefined {
-    return this.store.unavailableReason()
-  }
-
-  /** Nobody can take these jobs over: they run on while the server still answers. */
-  async handOver(): Promise<void> {}
-
-  /** Running jobs stop at their next step and stay pending: they go with the process. */
-  async close(): Promise<void> {
-    this.stopping.abort()
-    await Promise.allSettled([...this.running])
-  }
 }

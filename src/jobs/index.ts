@@ -1,12 +1,22 @@
 // Builds the job engine the configuration asks for: in memory when no store URL is set, else
 // Agenda on the configured store (only that backend's driver is loaded).
 import type { FastifyBaseLogger } from 'fastify'
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
+import { countListenerFailure } from '../observability/metrics.js'
 import { AgendaJobEngine } from './agenda-engine.js'
-import { InMemoryJobEngine, type JobEngine } from './engine.js'
-import { reportListenerFailures } from './listeners.js'
+import type { JobEngine } from './engine.js'
+import { InMemoryJobEngine } from './memory-engine.js'
+import type { ListenerFailure } from './listeners.js'
 import { MemoryJobStore } from './memory-store.js'
 import { openDurableJobStore } from './stores/index.js'
+
+/** Reports a listener's failure on `log` at error level and counts it in ums_listener_failures_total. */
+export function reportListenerFailures(log: FastifyBaseLogger): ListenerFailure {
+  return (error, site) => {
+    countListenerFailure(site.source, site.event)
+    log.error({ err: error, source: site.source, event: site.event }, 'event listener failed; the process goes on')
+  }
+}
 
 export async function createJobEngine(config: Config, log: FastifyBaseLogger): Promise<JobEngine> {
   const storeConfig = config.jobStore

@@ -2,9 +2,8 @@
 // notifications of every other process on the store, and the store's connections report errors
 // whenever the server goes away. An exception thrown by a listener lands on the event loop, where
 // it would end the process: every listener the jobs layer adds is guarded, so that a failure is
-// reported (logged at error level and counted) and the replica goes on.
-import type { FastifyBaseLogger } from 'fastify'
-import { countListenerFailure } from '../metrics.js'
+// reported (logged at error level and counted, see reportListenerFailures in index.ts) and the
+// replica goes on. Free of the metrics module: the store modules load this one.
 
 /** Where a listener failed: the emitter (agenda, the store's client, its notification channel) and the event. */
 export interface ListenerSite {
@@ -45,12 +44,4 @@ export function listen<Args extends unknown[]>(
   onFailure?: ListenerFailure,
 ): void {
   emitter.on(event, guarded({ source, event }, listener, onFailure))
-}
-
-/** Reports a listener's failure on `log` at error level and counts it in ums_listener_failures_total. */
-export function reportListenerFailures(log: FastifyBaseLogger): ListenerFailure {
-  return (error, site) => {
-    countListenerFailure(site.source, site.event)
-    log.error({ err: error, source: site.source, event: site.event }, 'event listener failed; the process goes on')
-  }
 }

@@ -4,7 +4,8 @@
 import type { AgendaBackend } from 'agenda'
 import type { ListenerFailure } from './listeners.js'
 
-export type JobKind = 'bulk-activation' | 'change-password' | 'reconcile'
+/** A job kind's name, given by its definition: the jobs layer knows none of them. */
+export type JobKind = string
 export type JobStatus = 'pending' | 'completed' | 'failed'
 
 export interface JobProgress {

@@ -1,7 +1,8 @@
 // Authentication routes: login, refresh, userinfo and the change-password email.
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyReply } from 'fastify'
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
 import type { SessionAnswer } from '../auth-providers/provider.js'
-import { operation } from '../errors.js'
+import { operation } from '../errors/index.js'
 import { getUserinfo } from '../services/userinfo.js'
 import { sendChangePasswordEmail } from '../services/passwords.js'
 import { emptyResponse, errorResponses } from './schemas.js'
@@ -24,11 +25,11 @@ function relaySession(reply: FastifyReply, answer: SessionAnswer) {
   return answer.body === undefined || answer.body === '' ? reply.send() : reply.send(answer.body)
 }
 
-export async function authRoutes(app: FastifyInstance): Promise<void> {
+export const authRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { auth, crud } = app.peers
   const tags = ['Authentication']
 
-  app.post<{ Body: { username: string; password: string } }>(
+  app.post(
     '/oauth/token',
     {
       config: operation('logging in', [400, 401, 403, 429]),
@@ -41,14 +42,14 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
           required: ['username', 'password'],
           properties: { username: { type: 'string', minLength: 1 }, password: { type: 'string', minLength: 1 } },
           additionalProperties: false,
-        },
+        } as const,
         response: { 200: tokenBody, ...errorResponses(400, 401, 403, 429, 500) },
       },
     },
     async (request, reply) => relaySession(reply, await auth.login(request.body, request.callContext)),
   )
 
-  app.post<{ Body: { refreshToken: string } }>(
+  app.post(
     '/refreshtoken',
     {
       config: operation('refreshing the token of', [400, 401, 403, 429]),
@@ -61,7 +62,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
           required: ['refreshToken'],
           properties: { refreshToken: { type: 'string', minLength: 1 } },
           additionalProperties: false,
-        },
+        } as const,
         response: { 200: tokenBody, ...errorResponses(400, 401, 403, 429, 500) },
       },
     },
@@ -82,7 +83,7 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
     async (request) => getUserinfo({ config: app.config, crud, auth }, request.callContext),
   )
 
-  app.post<{ Body: { authUserId: string } }>(
+  app.post(
     '/users/change-password',
     {
       config: operation('sending the change-password email to', [400, 404, 429]),
@@ -95,13 +96,13 @@ export async function authRoutes(app: FastifyInstance): Promise<void> {
           required: ['authUserId'],
           properties: { authUserId: { type: 'string', minLength: 1 } },
           additionalProperties: false,
-        },
+        } as const,
         response: { 204: emptyResponse, ...errorResponses(400, 404, 429, 500) },
       },
     },
     async (request, reply) => {
       await sendChangePasswordEmail({ crud, auth }, request.body.authUserId, request.callContext)
-      return reply.code(204).send()
+      return reply.code(204).send(null)
     },
   )
 }

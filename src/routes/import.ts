@@ -13,8 +13,7 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fastifyMultipart from '@fastify/multipart'
-import { HttpError, badRequest, operation } from '../errors.js'
-import type { UsersDeps } from '../services/users/context.js'
+import { HttpError, badRequest, operation } from '../errors/index.js'
 import { DEFAULT_IMPORT_OPTIONS, importOptions, importUsers } from '../services/import-csv/index.js'
 import { errorResponses } from './schemas.js'
 
@@ -105,7 +104,8 @@ function isMalformedMultipart(error: unknown): error is Error {
 
 const tooLarge = (maxFileSize: number) => new HttpError(413, `The file is larger than USER_IMPORT_MAX_FILE_SIZE (${maxFileSize} bytes)`, 'UMS_FILE_TOO_LARGE')
 
-export async function importRoutes(app: FastifyInstance, deps: UsersDeps): Promise<void> {
+export async function importRoutes(app: FastifyInstance): Promise<void> {
+  const deps = app.users
   const maxFileSize = deps.config.userImportMaxFileSize
   await app.register(fastifyMultipart, {
     limits: { fileSize: maxFileSize, fieldSize: 1024, fields: 20, parts: 40, headerPairs: 100 },

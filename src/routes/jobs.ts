@@ -1,19 +1,15 @@
 // Job routes: start a bulk job (202 with the pending job) and read it back, from any replica.
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { Config } from '../config.js'
-import { HttpError } from '../errors.js'
+import type { FastifyReply } from 'fastify'
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
+import { HttpError } from '../errors/index.js'
 import type { JobEngine } from '../jobs/engine.js'
 import type { JobKind, JobRecord } from '../jobs/store.js'
 import { submitChangePasswordBulk } from '../services/change-password-bulk/index.js'
 import { submitBulkActivation } from '../services/bulk-activation/index.js'
 import { CHECKS } from '../services/reconcile/checks.js'
-import { submitReconcile, type ReconcileOptions } from '../services/reconcile/index.js'
+import { submitReconcile } from '../services/reconcile/index.js'
+import { changePasswordBulkBody, reconcileBody, type ReconcileBody } from '../schemas/jobs.js'
 import { errorResponses } from './schemas.js'
-
-export interface JobRoutesDeps {
-  config: Config
-  engine: JobEngine
-}
 
 const tags = ['Jobs']
 const jobIdParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const
@@ -66,10 +62,10 @@ const activationFailure = {
   },
 } as const
 
-export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Promise<void> {
-  const { engine } = deps
+export const jobRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
+  const { jobEngine: engine, config } = app
 
-  app.post<{ Body: Array<{ filter: { userId: string } }>; Querystring: { upsert: boolean } }>('/jobs/bulk-activation', {
+  app.post('/jobs/bulk-activation', {
     schema: {
       tags,
       operationId: 'startBulkActivation',
@@ -79,7 +75,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
       body: {
         type: 'array',
         minItems: 1,
-        maxItems: deps.config.bulkMaxUsers,
+        maxItems: config.bulkMaxUsers,
         items: {
           type: 'object',
           required: ['filter'],
@@ -93,11 +89,11 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
           },
           additionalProperties: false,
         },
-      },
+      } as const,
       querystring: {
         type: 'object',
         properties: { upsert: { type: 'boolean', default: true, description: 'false: a user whose email already exists in the auth service fails instead of being updated' } },
-      },
+      } as const,
       response: { 202: createdJob, ...errorResponses(400, 503) },
     },
   }, async (request, reply) => {
@@ -105,7 +101,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
     return acceptedJob(reply, await submitBulkActivation(engine, userIds, request.query.upsert, request.callContext))
   })
 
-  app.get<{ Params: { id: string } }>('/jobs/bulk-activation/:id', {
+  app.get('/jobs/bulk-activation/:id', {
     schema: {
       tags,
       operationId: 'getBulkActivation',
@@ -130,24 +126,19 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
     },
   }, async (request) => readJob(engine, 'bulk-activation', request.params.id))
 
-  app.post<{ Body: { authUsersIds: string[] } }>('/jobs/change-password/bulk', {
+  app.post('/jobs/change-password/bulk', {
     schema: {
       tags,
       operationId: 'startChangePasswordBulk',
       summary: 'Start a job sending the change-password email to each auth user, at the configured rate',
-      body: {
-        type: 'object',
-        required: ['authUsersIds'],
-        properties: { authUsersIds: { type: 'array', minItems: 1, maxItems: deps.config.bulkMaxUsers, items: { type: 'string', minLength: 1 } } },
-        additionalProperties: false,
-      },
+      body: changePasswordBulkBody(config.bulkMaxUsers),
       response: { 202: createdJob, ...errorResponses(400, 503) },
     },
   }, async (request, reply) => {
-    return acceptedJob(reply, await submitChangePasswordBulk(engine, request.body.authUsersIds, request.callContext))
+    return acceptedJob(reply, await submitChangePasswordBulk(engine, request.body, request.callContext))
   })
 
-  app.get<{ Params: { id: string } }>('/jobs/change-password/bulk/:id', {
+  app.get('/jobs/change-password/bulk/:id', {
     schema: {
       tags,
       operationId: 'getChangePasswordBulk',
@@ -164,10 +155,10 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
     },
   }, async (request) => readJob(engine, 'change-password', request.params.id))
 
-  app.post<{ Body: ReconcileOptions }>('/jobs/reconcile', {
+  app.post('/jobs/reconcile', {
     // A bare POST is a dry run with the defaults.
     preValidation: async (request) => {
-      request.body ??= {} as ReconcileOptions
+      request.body ??= {} as ReconcileBody
     },
     schema: {
       tags,
@@ -175,14 +166,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
       summary: 'Start a job finding, and unless dryRun repairing, users inconsistent between the CRUD, the auth service and the Timer Service',
       description:
         'Reads every CRUD user (all states) with its auth user, then every auth user of the connection. Repairs remove access first and follow the CRUD; auth users no CRUD user points to are only reported unless deleteOrphanAuthUsers.',
-      body: {
-        type: 'object',
-        properties: {
-          dryRun: { type: 'boolean', default: true, description: 'only report (default)' },
-          deleteOrphanAuthUsers: { type: 'boolean', default: false, description: 'delete the auth users of the connection no CRUD user points to' },
-        },
-        additionalProperties: false,
-      },
+      body: reconcileBody,
       response: { 202: createdJob, ...errorResponses(400, 503) },
     },
   }, async (request, reply) => acceptedJob(reply, await submitReconcile(engine, request.body, request.callContext)))
@@ -198,7 +182,7 @@ export async function jobRoutes(app: FastifyInstance, deps: JobRoutesDeps): Prom
     },
   } as const
 
-  app.get<{ Params: { id: string } }>('/jobs/reconcile/:id', {
+  app.get('/jobs/reconcile/:id', {
     schema: {
       tags,
       operationId: 'getReconcile',

@@ -2,15 +2,7 @@
 // OpenAPI document like every other route, silent in the logs; a check never throws.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { CallContext } from '../clients/http.js'
-import type { PackageInfo } from '../app.js'
-
-/** A readiness condition: undefined when ready, else why not. */
-export type ReadinessCheck = () => string | undefined
-
-export interface StatusRoutesOptions {
-  packageInfo: PackageInfo
-  readinessChecks?: ReadinessCheck[]
-}
+import { PACKAGE } from '../config/package.js'
 
 const statusBody = {
   type: 'object',
@@ -35,8 +27,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOptions): Promise<void> {
-  const { name, version } = options.packageInfo
+export async function statusRoutes(app: FastifyInstance): Promise<void> {
+  const { name, version } = PACKAGE
   const routeOptions = (operationId: string, summary: string) => ({
     logLevel: 'error' as const,
     schema: { tags: ['Status'], operationId, summary, response: { 200: statusBody, 503: statusBody } },
@@ -51,7 +43,8 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRoutesOp
 
   app.get('/-/healthz', routeOptions('healthz', 'Liveness: 200 while the process serves requests'), async (_request, reply) => answer(reply, []))
 
-  const readinessProblems = () => (options.readinessChecks ?? []).map((check) => check()).filter((problem) => problem !== undefined)
+  // The job store is the one dependency whose absence stops ums from doing its work.
+  const readinessProblems = () => [app.jobEngine.unavailableReason()].filter((problem) => problem !== undefined)
 
   app.get('/-/ready', routeOptions('ready', 'Readiness: 503 naming the job store while it is unreachable or full'), async (_request, reply) => answer(reply, readinessProblems()))
 

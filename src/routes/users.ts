@@ -1,33 +1,21 @@
 // User-management routes: thin handlers with schemas calling src/services/users/.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { CrudState } from '../clients/crud.js'
-import { CRUD_STATES } from '../clients/crud.js'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
+import type { FromSchema } from 'json-schema-to-ts'
 import { CRUD_QUERY_ENCODING_HEADERS } from '../clients/headers.js'
-import { badRequest, operation } from '../errors.js'
-import type { UsersDeps } from '../services/users/context.js'
-import { createUser, createUserWithId, registerUser, type NewUserBody } from '../services/users/create.js'
+import { badRequest, operation } from '../errors/index.js'
+import { createUser, createUserWithId, registerUser } from '../services/users/create.js'
 import { patchUser } from '../services/users/update.js'
 import { changeUsersState, deleteUser, softDeleteUser } from '../services/users/remove.js'
 import { readUsers, type UsersRead } from '../services/users/read.js'
-import { PATCH_OPERATORS, type UserPatch } from '../services/users/fields.js'
-import { STANDARD_USER_FIELDS } from '../services/group-schemas.js'
+import { userPatchBody } from '../schemas/user-patch.js'
+import { createUserQuery, newUserBody, newUserWithIdBody, registerUserBody, registerUserQuery, stateChangesBody } from '../schemas/users.js'
 import { emptyResponse, errorResponses } from './schemas.js'
 
 const tags = ['User Management']
 const userDocument = { type: 'object', additionalProperties: true } as const
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const
 const createdId = { type: 'object', required: ['_id'], properties: { _id: { type: 'string' } } } as const
-const sendResetPwdEmail = { type: 'boolean', default: true, description: 'false: no change-password email' } as const
-
-const newUserBody = {
-  type: 'object',
-  required: ['userGroup'],
-  properties: {
-    ...STANDARD_USER_FIELDS,
-    password: { type: 'string', minLength: 1, description: 'Sent to the auth service only, never stored in the CRUD' },
-  },
-  additionalProperties: true,
-} as const
 
 /** CRUD query parameters, documented and passed through unchanged. */
 const crudReadQuery = {
@@ -43,12 +31,7 @@ const crudReadQuery = {
   additionalProperties: true,
 } as const
 
-/** Update operators, documented; the service says which are missing or unsupported. */
-const patchBody = {
-  type: 'object',
-  properties: Object.fromEntries(PATCH_OPERATORS.map((operator) => [operator, { type: 'object' }])),
-  additionalProperties: true,
-} as const
+type CrudReadRequest = FastifyRequest & { query: FromSchema<typeof crudReadQuery> }
 
 function rawQuery(request: FastifyRequest): string {
   const index = request.url.indexOf('?')
@@ -59,8 +42,8 @@ function rawQuery(request: FastifyRequest): string {
  * The CRUD parses `_q` without error handling and answers a malformed one with a 500: it is
  * the caller's mistake, so it gets a 400 naming the parameter before anything is sent.
  */
-function assertJsonQuery(request: FastifyRequest): void {
-  const query = (request.query as { _q?: string })._q
+function assertJsonQuery(request: CrudReadRequest): void {
+  const query = request.query._q
   if (query === undefined) return
   const base64 = CRUD_QUERY_ENCODING_HEADERS.some((name) => request.headers[name] === 'base64')
   let filter: unknown
@@ -74,8 +57,9 @@ function assertJsonQuery(request: FastifyRequest): void {
   }
 }
 
-export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise<void> {
-  const proxy = async (request: FastifyRequest, reply: FastifyReply, read: UsersRead) => {
+export const userRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
+  const deps = app.users
+  const proxy = async (request: CrudReadRequest, reply: FastifyReply, read: UsersRead) => {
     assertJsonQuery(request)
     const answer = await readUsers(deps, read, rawQuery(request), request.callContext)
     return reply.code(answer.status).type(answer.contentType).send(answer.body)
@@ -94,17 +78,14 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
       },
     }, (request, reply) => proxy(request, reply, { kind: 'list' }))
 
-    app.post<{ Body: NewUserBody; Querystring: { postponeAuthUserCreation: boolean; sendResetPwdEmail: boolean } }>(url, {
+    app.post(url, {
       config: operation('creating', [400, 409]),
       schema: {
         ...(documented ? { operationId: 'createUser' } : { hide: true }),
         tags,
         summary: 'Create a user in the CRUD and in the auth service',
         body: newUserBody,
-        querystring: {
-          type: 'object',
-          properties: { postponeAuthUserCreation: { type: 'boolean', default: false }, sendResetPwdEmail },
-        },
+        querystring: createUserQuery,
         response: { 200: createdId, ...errorResponses(400, 409, 500) },
       },
     }, (request) => createUser(deps, request.body, request.query, request.callContext))
@@ -115,87 +96,73 @@ export async function userRoutes(app: FastifyInstance, deps: UsersDeps): Promise
     schema: { tags, operationId: 'countUsers', summary: 'Count users (proxy of the CRUD count)', querystring: crudReadQuery, response: { 200: { type: 'integer' }, ...errorResponses(400, 500) } },
   }, (request, reply) => proxy(request, reply, { kind: 'count' }))
 
-  app.get<{ Params: { id: string } }>('/users/:id', {
+  app.get('/users/:id', {
     config: operation('retrieving'),
     schema: { tags, operationId: 'getUser', summary: 'One user by CRUD _id (proxy of the CRUD read)', params: idParams, querystring: crudReadQuery, response: { 200: userDocument, ...errorResponses(400, 404, 500) } },
   }, (request, reply) => proxy(request, reply, { kind: 'one', id: request.params.id }))
 
-  app.post<{ Body: NewUserBody & { authUserId: string } }>('/users/with-id', {
+  app.post('/users/with-id', {
     config: operation('creating', [400, 409]),
     schema: {
       tags,
       operationId: 'createUserWithId',
       summary: 'Create the CRUD user of an existing auth user',
-      body: { ...newUserBody, required: ['userGroup', 'authUserId'], properties: { ...newUserBody.properties, authUserId: { type: 'string', minLength: 1 } } },
+      body: newUserWithIdBody,
       response: { 200: createdId, ...errorResponses(400, 409, 500) },
     },
   }, (request) => createUserWithId(deps, request.body, request.callContext))
 
-  app.post<{ Body: { _id: string; password?: string }; Querystring: { sendResetPwdEmail: boolean } }>('/users/register', {
+  app.post('/users/register', {
     config: operation('registering', [400, 409]),
     schema: {
       tags,
       operationId: 'registerUser',
       summary: 'Create the auth user of a CRUD user created with postponeAuthUserCreation',
-      body: {
-        type: 'object',
-        required: ['_id'],
-        properties: { _id: { type: 'string', minLength: 1 }, password: { type: 'string', minLength: 1 } },
-        additionalProperties: false,
-      },
-      querystring: { type: 'object', properties: { sendResetPwdEmail } },
+      body: registerUserBody,
+      querystring: registerUserQuery,
       response: { 204: emptyResponse, ...errorResponses(400, 404, 409, 500) },
     },
   }, async (request, reply) => {
     await registerUser(deps, request.body, request.query, request.callContext)
-    return reply.code(204).send()
+    return reply.code(204).send(null)
   })
 
-  app.patch<{ Params: { id: string }; Body: UserPatch }>('/users/:id', {
+  app.patch('/users/:id', {
     config: operation('updating', [400, 409]),
     schema: {
       tags,
       operationId: 'updateUser',
       summary: 'Update a user with CRUD update operators ($set, $unset, $push, ...)',
       params: idParams,
-      body: patchBody,
+      body: userPatchBody,
       response: { 200: userDocument, ...errorResponses(400, 404, 409, 500) },
     },
   }, (request) => patchUser(deps, request.params.id, request.body, request.callContext))
 
-  app.delete<{ Params: { id: string } }>('/users/:id', {
+  app.delete('/users/:id', {
     config: operation('deleting', [400]),
     schema: { tags, operationId: 'deleteUser', summary: 'Delete a user from the CRUD and the auth service', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
   }, async (request, reply) => {
     await deleteUser(deps, request.params.id, request.callContext)
-    return reply.code(204).send()
+    return reply.code(204).send(null)
   })
 
-  app.post<{ Body: Array<{ filter: Record<string, unknown>; stateTo: CrudState }> }>('/users/state', {
+  app.post('/users/state', {
     config: operation('changing state of', [400]),
     schema: {
       tags,
       operationId: 'changeUsersState',
       summary: 'Change the state of the users matching each filter',
-      body: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          type: 'object',
-          required: ['filter', 'stateTo'],
-          properties: { filter: { type: 'object' }, stateTo: { type: 'string', enum: [...CRUD_STATES] } },
-          additionalProperties: false,
-        },
-      },
+      body: stateChangesBody,
       response: { 200: { type: 'integer', description: 'Number of users whose state changed' }, ...errorResponses(400, 500) },
     },
   }, (request) => changeUsersState(deps, request.body, request.callContext))
 
-  app.post<{ Params: { id: string } }>('/users/:id/soft-delete', {
+  app.post('/users/:id/soft-delete', {
     config: operation('soft deleting', [400]),
     schema: { tags, operationId: 'softDeleteUser', summary: 'Move a user to DELETED and delete or block its auth user (resumable)', params: idParams, response: { 204: emptyResponse, ...errorResponses(400, 404, 500) } },
   }, async (request, reply) => {
     await softDeleteUser(deps, request.params.id, request.callContext)
-    return reply.code(204).send()
+    return reply.code(204).send(null)
   })
 }

@@ -12,7 +12,8 @@ import { mergeOptions, resolveOptions, type Auth0EmulatorOptions, type ResolvedO
 import { RateLimiter } from './auth0/rate-limit.js'
 import { registerSessionRoutes } from './auth0/session-routes.js'
 import { SessionStore } from './auth0/sessions.js'
-import { isPlainObject, UserStore, type Auth0User, type SeedUserInput } from './auth0/users.js'
+import { UserStore, type Auth0User, type SeedUserInput } from './auth0/users.js'
+import { isPlainObject } from '../lib/plain-object.js'
 
 export type { Auth0EmulatorOptions, BucketConfig, ClientConfig, ImportTiming, RateLimitClass, SameSite } from './auth0/options.js'
 export type { Auth0Identity, Auth0User, SeedUserInput } from './auth0/users.js'
@@ -34,9 +35,9 @@ export function matchTarget(target: string): (request: FastifyRequest) => boolea
   const wanted = target.toLowerCase()
   const same = (value: unknown) => typeof value === 'string' && value.toLowerCase() === wanted
   return (request) => {
-    const params = isPlainObject(request.params) ? request.params : {}
-    const body = isPlainObject(request.body) ? request.body : {}
-    const query = isPlainObject(request.query) ? request.query : {}
+    const params = isPlainObject(request.params, 'any') ? request.params : {}
+    const body = isPlainObject(request.body, 'any') ? request.body : {}
+    const query = isPlainObject(request.query, 'any') ? request.query : {}
     if ([params.userId, body.email, body.username, body.user_id, query.email, query.username].some(same)) return true
     return typeof query._q === 'string' && query._q.toLowerCase().includes(wanted)
   }

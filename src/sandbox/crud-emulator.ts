@@ -6,6 +6,7 @@ import { CollectionModel, CrudHttpError, CrudNotFound, reason, type CrudCollecti
 import { registerCollectionRoutes } from './crud/routes.js'
 import { CollectionStore } from './crud/store.js'
 import { toStoredValue } from './crud/values.js'
+import { messageOf } from '../lib/message-of.js'
 
 export type { CrudCollectionDefinition, CrudFieldSchema, CrudIndexDefinition, CrudState } from './crud/model.js'
 
@@ -41,7 +42,7 @@ export class CrudEmulator extends Emulator {
       try {
         done(null, JSON.parse(String(body)))
       } catch (error) {
-        done(new CrudHttpError(400, error instanceof Error ? error.message : String(error)))
+        done(new CrudHttpError(400, messageOf(error)))
       }
     })
     app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }))

@@ -1,6 +1,7 @@
 // What every peer emulator shares: a real Fastify server on 127.0.0.1, a request log and
 // fault injection for the next N matching calls. Emulators are test doubles, not production peers.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { sleep } from '../lib/sleep.js'
 
 export interface RecordedRequest {
   method: string
@@ -86,8 +87,6 @@ function ruleMatches(rule: ActiveRule, request: FastifyRequest): boolean {
   if (rule.probability !== undefined && Math.random() >= rule.probability) return false
   return true
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Base class of the four emulators. Subclasses register their routes in `registerRoutes`.

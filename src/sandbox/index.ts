@@ -1,10 +1,11 @@
 // `npm run sandbox`: ums on HTTP_PORT (3000) wired to the four emulators on the next four ports,
 // seeded with the `customer` group, two roles and one demo user; prints where everything is.
 // SIGINT or SIGTERM stops every server it started.
-import { closeOnSignals } from '../shutdown.js'
+import { closeOnSignals } from '../lifecycle/shutdown.js'
 import { startStack } from './stack.js'
 import { ROLES, USERS_ENDPOINT } from './fixtures.js'
 import { sandboxSettings } from './settings.js'
+import { messageOf } from '../lib/message-of.js'
 
 const DEMO_USER = {
   email: 'mario.rossi@example.com',
@@ -74,6 +75,6 @@ Ctrl-C stops everything.`)
 
 main().catch((error: unknown) => {
   // One line (a bad setting, a port in use): the sandbox is started by hand and read by people.
-  console.error(error instanceof Error ? error.message : String(error))
+  console.error(messageOf(error))
   process.exit(1)
 })

@@ -1,7 +1,7 @@
 // What `npm run sandbox` takes from the environment: every configuration variable except those
 // wiring ums to the emulators, the sandbox's own defaults where they differ from the
 // configuration table, the listening address (HOST) and the emulator ports (next to HTTP_PORT).
-import { ENV_SCHEMA } from '../config.js'
+import { ENV_SCHEMA } from '../config/index.js'
 
 /** Set by the sandbox itself: the emulators' addresses, collections and auth connection. */
 export const WIRED_VARIABLES = [

@@ -3,7 +3,7 @@
 import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { loadConfig, type Config } from '../config.js'
+import { loadConfig, type Config } from '../config/index.js'
 import { buildApp, type BuildOptions } from '../app.js'
 import { CrudEmulator } from './crud-emulator.js'
 import { Auth0ClientEmulator, type Auth0EmulatorOptions } from './auth0-emulator.js'

@@ -4,8 +4,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { CallContext } from '../clients/http.js'
 import type { CrudCollection } from '../clients/crud.js'
-import { HttpError, badRequest } from '../errors.js'
-import { SERVER_MANAGED_FIELDS, isPlainObject } from './users/fields.js'
+import { HttpError, badRequest } from '../errors/index.js'
+import { SERVER_MANAGED_FIELDS } from './users/fields.js'
+import { isPlainObject } from '../lib/plain-object.js'
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
@@ -93,9 +94,9 @@ export class GroupSchemaCache {
   }
 
   private compile(document: GroupDocument): { validator: ValidateFunction; properties: Record<string, unknown> } {
-    const schema = isPlainObject(document.crudSchema) ? structuredClone(document.crudSchema) : {}
+    const schema = isPlainObject(document.crudSchema, 'not-date') ? structuredClone(document.crudSchema) : {}
     delete schema.$id
-    const properties = isPlainObject(schema.properties) ? schema.properties : {}
+    const properties = isPlainObject(schema.properties, 'not-date') ? schema.properties : {}
     for (const [field, fieldSchema] of Object.entries(STANDARD_USER_FIELDS)) {
       if (!(field in properties)) properties[field] = fieldSchema
     }

@@ -4,8 +4,8 @@
 // that read fails too, nobody can tell yet: the write is treated as failed, and the caller may
 // register an undo that is harmless either way; what is left is for reconciliation.
 import type { FastifyBaseLogger } from 'fastify'
-import { mayHaveLanded, type UpstreamError } from '../errors.js'
-import { countUnconfirmedWrite } from '../metrics.js'
+import { mayHaveLanded, type UpstreamError } from '../errors/index.js'
+import { countUnconfirmedWrite } from '../observability/metrics.js'
 
 export interface LostWriteOptions {
   /** Runs when the read back fails as well (e.g. to register an undo that is safe either way). */

@@ -4,7 +4,7 @@ import type { CallContext } from '../clients/http.js'
 import type { CrudClient } from '../clients/crud.js'
 import { ALL_STATES } from '../clients/crud.js'
 import type { AuthProvider } from '../auth-providers/provider.js'
-import { notFound } from '../errors.js'
+import { notFound } from '../errors/index.js'
 
 const CLASSES = ['abcdefghijkmnopqrstuvwxyz', 'ABCDEFGHJKLMNPQRSTUVWXYZ', '23456789', '!@#$%^&*-_=+?'] as const
 const ALL = CLASSES.join('')

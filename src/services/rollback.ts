@@ -2,7 +2,7 @@
 // logged at error level with the ids involved and does not stop the other undos. Each rollback is
 // counted (ums_rollbacks_total) by operation and result, `undo_failed` being what pages an operator.
 import type { FastifyBaseLogger } from 'fastify'
-import { countRollback } from '../metrics.js'
+import { countRollback } from '../observability/metrics.js'
 
 export class Rollback {
   private readonly undos: Array<{ step: string; run: () => Promise<unknown> }> = []

@@ -1,10 +1,10 @@
 // GET /userinfo: the auth service's profile of the logged user merged with that user's CRUD
 // document (USERINFO_ADDITIONAL_PROPERTIES) and, when configured, the permissions of its roles.
-import type { Config } from '../config.js'
+import type { Config } from '../config/index.js'
 import type { CallContext } from '../clients/http.js'
 import type { CrudClient, CrudDocument } from '../clients/crud.js'
 import type { AuthProvider } from '../auth-providers/provider.js'
-import { HttpError } from '../errors.js'
+import { HttpError } from '../errors/index.js'
 
 export const NOT_LOGGED_MESSAGE = 'Missing authUserId, user not logged'
 const PERMISSIONS_PROPERTY = 'permissions'

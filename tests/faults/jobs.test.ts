@@ -2,17 +2,17 @@
 // routes.ts. A job answers 202 at once; its documented answer is its end: completed with every user
 // either done or listed among the failures (or, for the activation, failed as a whole). Then the
 // stores are consistent, or reconciliation repairs what a case documents as left behind.
-import { describe, expect, it } from 'vitest'
+import { describe, expect } from 'vitest'
 import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
-import { useStack } from '../helpers/stack.js'
+import { stackPoolTest } from '../helpers/stack.js'
 import { clearRequestLogs, PASSWORD } from '../integration/users-patch-helpers.js'
 import { expectConsistent, inconsistencies } from '../helpers/consistency.js'
+import { sleep } from '../helpers/wait.js'
 import { expectReconciled, runJob } from './oracle.js'
 import { ALL_FAULTS, FAULTS, TIMEOUT_MS, type FaultName, type Peer } from './routes.js'
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const USERS = 3
 
 interface JobCall {
@@ -93,13 +93,15 @@ const changePassword: JobRow = {
   ],
 }
 
-describe.each([activation, changePassword])('$job job', (row) => {
-  const stack = useStack({
-    env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS), RECONCILE_RECENT_WINDOW_MS: '0', AUTH0_JOB_POLLING_INTERVAL: '50', AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: '50' },
-  })
+// Cases run side by side, each on a stack of its own: most of a case is waiting (timeouts, retries).
+const it = stackPoolTest({
+  env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS), RECONCILE_RECENT_WINDOW_MS: '0', AUTH0_JOB_POLLING_INTERVAL: '50', AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: '50' },
+})
+
+describe.concurrent.each([activation, changePassword])('$job job', (row) => {
   const cases = row.calls.flatMap((call) => FAULTS.map((fault) => ({ call, fault })))
 
-  it.each(cases)('$call.name: $fault.name', async ({ call, fault }) => {
+  it.for(cases)('$call.name: $fault.name', async ({ call, fault }, { stack }) => {
     const { ids, body } = row.seed(stack.current)
     clearRequestLogs(stack.current)
     const peer = stack.current[call.peer]

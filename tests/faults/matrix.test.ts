@@ -3,18 +3,20 @@
 // answered too late). After each case: the documented answer, the stores consistent with each
 // other (or, where a case documents a leftover, not yet), then a repairing reconciliation and a
 // dry run that finds nothing left.
-import { describe, expect, it } from 'vitest'
-import { useStack } from '../helpers/stack.js'
+import { describe, expect } from 'vitest'
+import { stackPoolTest } from '../helpers/stack.js'
 import { clearRequestLogs } from '../integration/users-patch-helpers.js'
 import { expectConsistent, inconsistencies } from '../helpers/consistency.js'
 import { expectReconciled } from './oracle.js'
 import { FAULTS, ROWS, TIMEOUT_MS } from './routes.js'
 
-describe.each(ROWS)('$route', (row) => {
-  const stack = useStack({ env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS), RECONCILE_RECENT_WINDOW_MS: '0' } })
+// Cases run side by side, each on a stack of its own: most of a case is waiting (timeouts, jobs).
+const it = stackPoolTest({ env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS), RECONCILE_RECENT_WINDOW_MS: '0' } })
+
+describe.concurrent.each(ROWS)('$route', (row) => {
   const cases = row.calls.flatMap((call, index) => FAULTS.map((fault) => ({ call, index, fault })))
 
-  it.each(cases)('$call.name: $fault.name', async ({ call, index, fault }) => {
+  it.for(cases)('$call.name: $fault.name', async ({ call, index, fault }, { stack }) => {
     const seeded = await row.seed(stack.current)
     clearRequestLogs(stack.current)
     const peer = stack.current[call.peer]

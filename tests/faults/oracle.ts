@@ -4,8 +4,7 @@
 import { expect } from 'vitest'
 import { expectConsistent, type Unlinked } from '../helpers/consistency.js'
 import type { StackHandle } from '../helpers/stack.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { waitForJob } from '../helpers/wait.js'
 
 interface ReconcileResult {
   status: string
@@ -17,14 +16,7 @@ interface ReconcileResult {
 export async function runJob<T = any>(stack: StackHandle, path: string, body: unknown): Promise<T> {
   const created = await stack.call('POST', path, { json: body })
   expect(created.status).toBe(202)
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const answer = await stack.call('GET', `${path}/${created.body.jobId}`)
-    expect(answer.status).toBe(200)
-    if (answer.body.status !== 'pending') return answer.body as T
-    if (Date.now() > deadline) throw new Error(`${path} still pending after 15 s`)
-    await sleep(20)
-  }
+  return (await waitForJob(stack.current.url, `${path}/${created.body.jobId}`)).body as T
 }
 
 export const reconcile = (stack: StackHandle, body: Record<string, unknown>) => runJob<ReconcileResult>(stack, '/jobs/reconcile', body)

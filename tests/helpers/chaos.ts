@@ -10,9 +10,8 @@ import { freePort, stackEnv, startEmulators, type Emulators } from '../../src/sa
 import { maxInFlight } from '../../src/services/change-password-bulk/index.js'
 import { seedAuthUsers, seedCrudOnlyUsers } from './job-users.js'
 import { call } from './stack.js'
-import { errorLines, isRunning, spawnUms, waitUntil, waitUntilReady, type UmsProcess } from './ums-process.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { errorLines, isRunning, spawnUms, waitUntilReady, type UmsProcess } from './ums-process.js'
+import { sleep, waitForJob, waitUntil } from './wait.js'
 
 export type ChaosJobKind = 'bulk-activation' | 'change-password' | 'reconcile'
 
@@ -30,8 +29,10 @@ export interface ChaosOptions {
   replicas: number
   /** Jobs submitted, spread over `durationMs`. */
   jobs: number
-  /** How long replicas are killed and restarted (kills go on while jobs are still submitted). */
+  /** How long jobs are submitted, and replicas killed and restarted. */
   durationMs: number
+  /** Kills go on after `durationMs` until every job has ended (at most until the drain times out). */
+  killUntilJobsEnd?: boolean
   /** Time between two kills. */
   killEveryMs: readonly [number, number]
   /** Time a killed replica stays down before it is started again. */
@@ -106,7 +107,9 @@ export interface ChaosReport {
 }
 
 /** The random schedule of one run, drawn from `seed` (replayable). */
-export function planChaos(options: Pick<ChaosOptions, 'seed' | 'replicas' | 'jobs' | 'durationMs' | 'killEveryMs' | 'downForMs' | 'activationUsers' | 'changePasswordIds'>): ChaosPlan {
+export function planChaos(
+  options: Pick<ChaosOptions, 'seed' | 'replicas' | 'jobs' | 'durationMs' | 'killUntilJobsEnd' | 'drainTimeoutMs' | 'killEveryMs' | 'downForMs' | 'activationUsers' | 'changePasswordIds'>,
+): ChaosPlan {
   const within = ([min, max]: readonly [number, number]) => fc.integer({ min, max })
   const replica = fc.integer({ min: 0, max: options.replicas - 1 })
   const job = fc.oneof(
@@ -114,7 +117,8 @@ export function planChaos(options: Pick<ChaosOptions, 'seed' | 'replicas' | 'job
     { weight: 2, arbitrary: fc.record({ kind: fc.constant<ChaosJobKind>('change-password'), size: within(options.changePasswordIds), replica }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant<ChaosJobKind>('reconcile'), size: fc.constant(0), replica }) },
   )
-  const maxKills = Math.ceil(options.durationMs / options.killEveryMs[0]) + 1
+  const killsForMs = options.durationMs + (options.killUntilJobsEnd ? options.drainTimeoutMs : 0)
+  const maxKills = Math.ceil(killsForMs / options.killEveryMs[0]) + 1
   const kill = fc.record({ gapMs: within(options.killEveryMs), replica, signal: fc.constantFrom<'SIGKILL' | 'SIGTERM'>('SIGKILL', 'SIGTERM'), downForMs: within(options.downForMs) })
   const plan = fc.record({
     jobs: fc.array(fc.record({ job, atMs: fc.integer({ min: 0, max: options.durationMs }) }), { minLength: options.jobs, maxLength: options.jobs }),
@@ -126,7 +130,7 @@ export function planChaos(options: Pick<ChaosOptions, 'seed' | 'replicas' | 'job
   let atMs = 0
   for (const { gapMs, ...rest } of drawn!.kills) {
     atMs += gapMs
-    if (atMs > options.durationMs) break
+    if (atMs > killsForMs) break
     kills.push({ atMs, ...rest })
   }
   return { jobs, kills }
@@ -252,7 +256,7 @@ async function observe(replicas: Replica[], jobs: SubmittedJob[], turn: number):
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {})
   const plan = planChaos(options)
-  log(`chaos seed ${options.seed} (replay with CHAOS_SEED=${options.seed}): ${plan.jobs.length} jobs, ${plan.kills.length} kills over ${options.durationMs / 1000} s`)
+  log(`chaos seed ${options.seed} (replay with CHAOS_SEED=${options.seed}): ${plan.jobs.length} jobs over ${options.durationMs / 1000} s, up to ${plan.kills.length} kills`)
   const emulators = await startEmulators({ auth0: { importTiming: { mode: 'automatic', pendingMs: 100, processingMs: 2_000 } } })
   const env = {
     ...stackEnv(emulators.urls, 0),
@@ -281,15 +285,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     })()
 
+    const allEnded = () => submitted.length === plan.jobs.length && submitted.every((job) => job.status !== undefined && job.status !== 'pending')
     const events = [...plan.jobs.map((job) => ({ atMs: job.atMs, job })), ...plan.kills.map((kill) => ({ atMs: kill.atMs, kill }))].sort((a, b) => a.atMs - b.atMs)
     for (const event of events) {
-      const wait = startedAt + event.atMs - Date.now()
-      if (wait > 0) await sleep(wait)
+      // Waiting for a kill past the jobs' end would only delay the checks.
+      while (Date.now() < startedAt + event.atMs && !('kill' in event && allEnded())) await sleep(Math.min(250, startedAt + event.atMs - Date.now()))
       if ('job' in event) {
         submitted.push(await submit(replicas, emulators, event.job, submitted.length))
         continue
       }
       const { kill } = event
+      if (allEnded()) break
       // One replica always stays up: the cluster must go on, not start from nothing.
       if (replicas.filter((replica) => replica.ready).length < 2) continue
       const victim = readyFrom(replicas, kill.replica)!
@@ -398,11 +404,8 @@ async function finalDryRun(replicas: Replica[]): Promise<string[]> {
   if (!replica) return ['no replica is ready for the final reconciliation']
   const started = await call(replica.process!.url, 'POST', '/jobs/reconcile', { json: { dryRun: true } })
   if (started.status !== 202) return [`the final reconciliation was refused: ${started.status} ${started.text}`]
-  let body: { status: string; summary?: { found?: Record<string, number> }; findings?: unknown[] } | undefined
-  await waitUntil(async () => {
-    body = (await call(replica.process!.url, 'GET', `/jobs/reconcile/${(started.body as { jobId: string }).jobId}`)).body as typeof body
-    return body?.status !== 'pending'
-  }, 'the final reconciliation', 60_000)
+  const ended = await waitForJob(replica.process!.url, `/jobs/reconcile/${(started.body as { jobId: string }).jobId}`, { timeoutMs: 60_000 })
+  const body = ended.body as { status: string; summary?: { found?: Record<string, number> }; findings?: unknown[] } | undefined
   const found = Object.entries(body?.summary?.found ?? {}).filter(([, count]) => count > 0)
   if (body?.status !== 'completed') return [`the final reconciliation ended ${body?.status}`]
   return found.length === 0 ? [] : [`the final reconciliation found ${JSON.stringify(Object.fromEntries(found))}: ${JSON.stringify(body.findings?.slice(0, 5))}`]

@@ -5,9 +5,9 @@ import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:chil
 import { connect, createServer } from 'node:net'
 import { delimiter, dirname } from 'node:path'
 import { promisify } from 'node:util'
+import { sleep } from './wait.js'
 
 const run = promisify(execFile)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function canListen(port: number): Promise<boolean> {
   const server = createServer()

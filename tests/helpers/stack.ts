@@ -1,42 +1,12 @@
-// Test helpers: one ums + emulators stack per test file, reset before each test, and a tiny
-// HTTP client returning status, headers and the parsed body.
-import { afterAll, beforeAll, beforeEach } from 'vitest'
-import { request } from 'undici'
+// Test helpers: one ums + emulators stack per test file, reset before each test, and the tiny
+// HTTP client of http.ts.
+import { afterAll, beforeAll, beforeEach, test } from 'vitest'
 import { Writable } from 'node:stream'
 import { startStack, type Stack, type StackOptions } from '../../src/sandbox/stack.js'
 import { isolatedPostgres, isolatedRedis, type IsolatedStore } from './job-stores.js'
+import { call, type Answer } from './http.js'
 
-export interface Answer<T = unknown> {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: T
-  text: string
-}
-
-export async function call<T = any>(
-  base: string,
-  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'HEAD',
-  path: string,
-  options: { json?: unknown; headers?: Record<string, string>; raw?: string } = {},
-): Promise<Answer<T>> {
-  const headers: Record<string, string> = { ...options.headers }
-  let body: string | undefined
-  if (options.json !== undefined) {
-    headers['content-type'] ??= 'application/json'
-    body = JSON.stringify(options.json)
-  } else if (options.raw !== undefined) {
-    body = options.raw
-  }
-  const response = await request(`${base}${path}`, { method, headers, body })
-  const text = await response.body.text()
-  let parsed: unknown = text
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text)
-  } catch {
-    parsed = text
-  }
-  return { status: response.statusCode, headers: response.headers, body: parsed as T, text }
-}
+export { call, type Answer } from './http.js'
 
 /** Captured log lines of the app, parsed. */
 export class LogCapture extends Writable {
@@ -100,3 +70,32 @@ export function useStack(options: UseStackOptions = {}): { readonly current: Sta
 
 /** What `useStack` returns: the running stack and a caller bound to its ums. */
 export type StackHandle = ReturnType<typeof useStack>
+
+/**
+ * `test` with a `stack` fixture for tests that run side by side (`test.concurrent`): each test gets
+ * a stack of the file's no other test is using, its peers reset. Stacks start as tests need them
+ * (at most `maxConcurrency`) and close after the file. Memory job store only.
+ */
+export function stackPoolTest(options: StackOptions = {}) {
+  const idle: StackHandle[] = []
+  const started: Stack[] = []
+  afterAll(async () => {
+    await Promise.all(started.splice(0).map((stack) => stack.close()))
+  })
+  return test.extend<{ stack: StackHandle }>({
+    stack: async ({ task: _task }, use) => {
+      let handle = idle.pop()
+      if (!handle) {
+        const stack = await startStack(options)
+        started.push(stack)
+        handle = { current: stack, call: (method, path, opts) => call(stack.url, method, path, opts) }
+      }
+      handle.current.resetPeers()
+      await use(handle)
+      // A test that failed half-way may have left a peer down.
+      const { crud, auth0, rond, timer } = handle.current
+      await Promise.all([crud, auth0, rond, timer].map((peer) => peer.up()))
+      idle.push(handle)
+    },
+  })
+}

@@ -3,11 +3,11 @@
 // tears processes down: the caller kills what it started.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { call } from './stack.js'
+import { call } from './http.js'
 import { baseEnv } from './processes.js'
+import { waitUntil } from './wait.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** pino's level of `error`: a line at or above it is an error line. */
 const ERROR_LEVEL = 50
 
@@ -19,14 +19,6 @@ export interface UmsProcess {
   output: string[]
   /** Resolves with the time the process exited. */
   exited: Promise<number>
-}
-
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
 }
 
 /** Whether the process still runs (it may not have been reaped yet). */

@@ -4,7 +4,7 @@
 // on (a create, a patch, a state filter) overflowed the stack of a copy or a JSON.stringify (500).
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_BODY_DEPTH } from '../../src/app.js'
+import { MAX_BODY_DEPTH } from '../../src/plugins/requests.js'
 import { nested, useHostileStack, useSeededUser } from './hostile.js'
 import { BULK_MAX_USERS, JSON_ROUTES, JSON_ROUTE_NAMES, VALID_CUSTOMER } from './routes.js'
 

@@ -8,10 +8,12 @@ import { connect } from 'node:net'
 import fc from 'fast-check'
 import { Client, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp, REQUEST_TIMEOUT_MS } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+import { buildApp } from '../../src/app.js'
+import { REQUEST_TIMEOUT_MS } from '../../src/config/server.js'
+import { loadConfig } from '../../src/config/index.js'
 import { freePort, stackEnv, startEmulators, type Emulators } from '../../src/sandbox/stack.js'
 import { LogCapture, type Answer } from '../helpers/stack.js'
+import { sleep } from '../helpers/wait.js'
 import { peerWrites, useHostileStack } from './hostile.js'
 
 /** How long an answer may take, even on a loaded machine. */
@@ -249,7 +251,7 @@ describe('PATCH /users/import with a part that never ends', () => {
       expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
       expect(closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT)
       // The stalled upload's handler ends too, and its end is no 5xx.
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
       expect(logs.lines).toEqual([])
       const writes = [emulators.crud, emulators.auth0, emulators.rond, emulators.timer].flatMap((emulator) => emulator.requests.filter((call) => call.method !== 'GET'))
       expect(writes).toEqual([])

@@ -10,8 +10,8 @@ import { IMPORT_FILE_MAX_BYTES } from '../../src/auth-providers/auth0-contract.j
 import type { ImportUser } from '../../src/auth-providers/provider.js'
 import { platformForwardedHeaders, type HeaderMap } from '../../src/clients/headers.js'
 import { PeerClient, type CallContext } from '../../src/clients/http.js'
-import { ConfigError, loadConfig, type Config } from '../../src/config.js'
-import { UpstreamError } from '../../src/errors.js'
+import { ConfigError, loadConfig, type Config } from '../../src/config/index.js'
+import { UpstreamError } from '../../src/errors/index.js'
 import { Auth0ClientEmulator } from '../../src/sandbox/auth0-emulator.js'
 import type { RecordedRequest } from '../../src/sandbox/emulator-kit.js'
 

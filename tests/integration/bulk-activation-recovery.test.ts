@@ -6,20 +6,14 @@ import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { seedCrudOnlyUsers } from '../helpers/job-users.js'
 import { useStack, type StackHandle } from '../helpers/stack.js'
+import { waitForJob } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const AUTH_ID = /^auth0\|[0-9a-f]{24}$/
 
 async function activate(stack: StackHandle, ids: string[], query: string): Promise<any> {
   const created = await stack.call('POST', `/jobs/bulk-activation${query}`, { json: ids.map((userId) => ({ filter: { userId } })) })
   expect(created.status).toBe(202)
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const answer = await stack.call('GET', `/jobs/bulk-activation/${created.body.jobId}`)
-    if (answer.body.status !== 'pending') return answer.body
-    if (Date.now() > deadline) throw new Error('job still pending')
-    await sleep(25)
-  }
+  return (await waitForJob(stack.current.url, `/jobs/bulk-activation/${created.body.jobId}`)).body
 }
 
 /** Each user linked to an auth user of its own, with its email. */

@@ -6,8 +6,8 @@ import type { UploadedFileSummary } from '../../src/sandbox/auth0-emulator.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { startStack, type Stack } from '../../src/sandbox/stack.js'
 import { call, JOB_STORES, useStack, type StackHandle } from '../helpers/stack.js'
+import { sleep, waitForJob as pollJob, waitUntil } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const UNKNOWN_ID = '0123456789abcdef01234567'
 const AUTH_ID = /^auth0\|[0-9a-f]{24}$/
 const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
@@ -54,24 +54,7 @@ function crudUser(stack: Stack, id: string): Record<string, unknown> {
   return user
 }
 
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
-
-async function waitForJob(stack: StackHandle, jobId: string, timeoutMs = 15_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const answer = await stack.call('GET', `/jobs/bulk-activation/${jobId}`)
-    expect(answer.status).toBe(200)
-    if (answer.body.status !== 'pending') return answer
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still pending`)
-    await sleep(20)
-  }
-}
+const waitForJob = (stack: StackHandle, jobId: string, beforePoll?: () => void) => pollJob(stack.current.url, `/jobs/bulk-activation/${jobId}`, { beforePoll })
 
 async function activate(stack: StackHandle, ids: string[], query = ''): Promise<any> {
   const created = await stack.call('POST', `/jobs/bulk-activation${query}`, { json: body(ids) })
@@ -354,18 +337,13 @@ describe.each(JOB_STORES)('bulk activation with manual import jobs (%s job store
   const stack = useStack({ jobStore, env: { AUTH0_JOB_POLLING_INTERVAL: '50' }, auth0: { importTiming: { mode: 'manual' } } })
 
   /** Advances every pending/processing job the service polls to `completed`, until the ums job ends. */
-  async function completeAll(jobId: string): Promise<any> {
-    const deadline = Date.now() + 15_000
-    for (;;) {
+  function completeAll(jobId: string): Promise<any> {
+    return waitForJob(stack, jobId, () => {
       for (const id of polledJobIds(stack.current)) {
         const status = stack.current.auth0.importJob(id)?.status
         if (status === 'pending' || status === 'processing') stack.current.auth0.advanceImportJob(id, 'completed')
       }
-      const answer = await stack.call('GET', `/jobs/bulk-activation/${jobId}`)
-      if (answer.body.status !== 'pending') return answer
-      if (Date.now() > deadline) throw new Error('job still pending')
-      await sleep(20)
-    }
+    })
   }
 
   it('splits files over 500 KB and never runs more than 2 import jobs at once', async () => {

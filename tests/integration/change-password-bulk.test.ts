@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { matchTarget } from '../../src/sandbox/auth0-emulator.js'
 import type { Stack } from '../../src/sandbox/stack.js'
-import { JOB_STORES, useStack } from '../helpers/stack.js'
+import { JOB_STORES, useStack, type StackHandle } from '../helpers/stack.js'
+import { sleep, waitForJob as pollJob } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** `count` users with an auth user; the first `withoutCrudEmail` have no email in the CRUD. */
 function seedUsers(stack: Stack, count: number, withoutCrudEmail = 0): string[] {
@@ -17,15 +17,7 @@ function seedUsers(stack: Stack, count: number, withoutCrudEmail = 0): string[] 
   })
 }
 
-async function waitForJob(stack: ReturnType<typeof useStack>, jobId: string, timeoutMs = 15_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const answer = await stack.call('GET', `/jobs/change-password/bulk/${jobId}`)
-    if (answer.body.status !== 'pending') return answer
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still pending`)
-    await sleep(25)
-  }
-}
+const waitForJob = (stack: StackHandle, jobId: string, timeoutMs?: number) => pollJob(stack.current.url, `/jobs/change-password/bulk/${jobId}`, { timeoutMs })
 
 describe.each(JOB_STORES)('change-password bulk job (%s job store)', (jobStore) => {
   const stack = useStack({ jobStore, env: { AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: '50', BULK_MAX_USERS: '40' } })

@@ -2,7 +2,7 @@
 // not read are refused naming the one they do, and README's Errors section lists the catalogue.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ERROR_CODES } from '../../src/error-codes.js'
+import { ERROR_CODES } from '../../src/errors/codes.js'
 import { useStack } from '../helpers/stack.js'
 
 const MARIO = { userGroup: 'customer', name: 'Mario', surname: 'Rossi', email: 'mario.rossi@example.com', username: 'mario.rossi' }

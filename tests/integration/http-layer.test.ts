@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { createServer, type Server } from 'node:net'
 import pino from 'pino'
 import { PeerClient, type CallContext } from '../../src/clients/http.js'
-import { UpstreamError, upstreamFailure, HttpError } from '../../src/errors.js'
+import { UpstreamError, upstreamFailure, HttpError } from '../../src/errors/index.js'
 
 const ctx: CallContext = { forwarded: { 'x-request-id': 'r-1', miauserid: 'u1' }, incoming: {}, log: pino({ level: 'silent' }) }
 

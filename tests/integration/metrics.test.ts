@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { LogCapture, useStack, type StackHandle } from '../helpers/stack.js'
 import { csvOf, uploadCsv } from '../helpers/upload.js'
+import { waitUntil } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
 const UNKNOWN_ID = '0123456789abcdef01234567'
 const UNKNOWN_AUTH_ID = 'auth0|000000000000000000000000'
@@ -46,14 +46,6 @@ function samples(series: Series[], name: string): Array<Record<string, string | 
     .filter((sample) => sample.name === name)
     .map((sample) => ({ ...sample.labels, value: sample.value }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
 }
 
 const user = (name: string, extra: Record<string, unknown> = {}) => ({

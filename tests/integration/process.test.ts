@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startStack, freePort } from '../../src/sandbox/stack.js'
 import { AUTH_CONNECTION, UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+import { waitUntil } from '../helpers/wait.js'
 
 const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
@@ -31,14 +32,6 @@ async function run(env: Record<string, string>): Promise<Started> {
 }
 
 const REQUIRED = { AUTH_SERVICE: 'auth0-client', AUTH_CONNECTION, USERS_CRUD_ENDPOINT: USERS_ENDPOINT, UMS_CONFIG_CRUD_ENDPOINT: UMS_CONFIG_ENDPOINT }
-
-async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 describe('process start-up', () => {
   it('stops with one line naming a missing variable', async () => {
@@ -83,7 +76,7 @@ describe('graceful shutdown', () => {
         HTTP_PORT: String(port),
         WAIT_BEFORE_SERVER_CLOSE_SEC: '0.5',
       })
-      await waitFor(() => child.stdout().includes('Server listening'))
+      await waitUntil(() => child.stdout().includes('Server listening'), 'the server to listen')
       const before = await request(`http://127.0.0.1:${port}/-/healthz`)
       await before.body.text()
       expect(before.headers.connection).not.toBe('close')
@@ -93,11 +86,11 @@ describe('graceful shutdown', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: 'a', password: 'b' }),
       })
-      await waitFor(() => stack.auth0.requestsTo('POST', '/oauth/token').length === 1)
+      await waitUntil(() => stack.auth0.requestsTo('POST', '/oauth/token').length === 1, 'the login')
       child.kill(signal)
       // Served, and told to close its connection: close() then finds no idle keep-alive
       // connection a request could be arriving on.
-      await waitFor(() => child.stdout().includes('closing after the wait'))
+      await waitUntil(() => child.stdout().includes('closing after the wait'), 'the shutdown to start')
       const during = await request(`http://127.0.0.1:${port}/-/healthz`)
       expect(during.statusCode).toBe(200)
       expect(during.headers.connection).toBe('close')

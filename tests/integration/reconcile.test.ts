@@ -5,22 +5,15 @@ import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { useStack, type StackHandle } from '../helpers/stack.js'
+import { waitForJob } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const LONG_AGO = '2026-01-01T00:00:00.000Z'
 const MISSING_AUTH_ID = 'auth0|0000000000000000000000aa'
 
 async function reconcile(stack: StackHandle, body: Record<string, unknown> | undefined): Promise<any> {
   const created = await stack.call('POST', '/jobs/reconcile', body === undefined ? {} : { json: body })
   expect(created.status).toBe(202)
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const answer = await stack.call('GET', `/jobs/reconcile/${created.body.jobId}`)
-    expect(answer.status).toBe(200)
-    if (answer.body.status !== 'pending') return answer.body
-    if (Date.now() > deadline) throw new Error('reconciliation still pending')
-    await sleep(20)
-  }
+  return (await waitForJob(stack.current.url, `/jobs/reconcile/${created.body.jobId}`)).body
 }
 
 /** A consistent user: auth user and CRUD user with the same email and username. */

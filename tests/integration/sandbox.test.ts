@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { baseEnv, consecutiveFreePorts, killAll, processTree, start, type Started } from '../helpers/processes.js'
+import { sleep } from '../helpers/wait.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BANNER_END = 'Ctrl-C stops everything.'
@@ -27,7 +28,7 @@ async function startSandbox(port: number, env: Record<string, string> = {}): Pro
   cleanups.push(async () => {
     const tree = await processTree(sandbox.pid)
     sandbox.child.kill('SIGTERM')
-    await Promise.race([sandbox.exited, new Promise((resolve) => setTimeout(resolve, 5_000))])
+    await Promise.race([sandbox.exited, sleep(5_000)])
     await killAll(tree)
   })
   await sandbox.waitForOutput(BANNER_END)

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { AUTH_CONNECTION, UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { baseEnv, consecutiveFreePorts, isListening, killAll, processTree, running, start, type Started } from '../helpers/processes.js'
+import { sleep } from '../helpers/wait.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']
@@ -36,12 +37,12 @@ async function started(npm: Started, ready: string): Promise<number[]> {
 async function signalAndCheck(npm: Started, tree: number[], signal: NodeJS.Signals, ports: number[]): Promise<void> {
   for (const port of ports) expect(await isListening(port), `port ${port} before ${signal}`).toBe(true)
   process.kill(npm.pid, signal)
-  const exit = await Promise.race([npm.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000))])
+  const exit = await Promise.race([npm.exited, sleep(10_000).then(() => 'timeout' as const)])
   expect(exit, `npm after ${signal}:\n${npm.stdout()}\n${npm.stderr()}`).toEqual({ code: 0, signal: null })
   for (const port of ports) expect(await isListening(port), `port ${port} after ${signal}`).toBe(false)
   // The processes under npm are reaped by npm or, once orphaned, by init: give it a moment.
   const deadline = Date.now() + 5_000
-  while ((await running(tree)).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  while ((await running(tree)).length > 0 && Date.now() < deadline) await sleep(100)
   expect(await running(tree)).toEqual([])
 }
 

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { RecordedRequest } from '../../src/sandbox/emulator-kit.js'
 import { useStack } from '../helpers/stack.js'
+import { waitForJob } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 const TRACESTATE = 'vendor=opaque,other=1'
 const TRACE_HEADERS = { traceparent: TRACEPARENT, tracestate: TRACESTATE }
@@ -46,11 +46,7 @@ describe('W3C trace context with ENABLE_TRACING=false', () => {
     crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'J', surname: 'S', email: 'job@example.com', authUserId: authUser.user_id }])
     const submitted = await stack.call('POST', '/jobs/change-password/bulk', { json: { authUsersIds: [authUser.user_id] }, headers: TRACE_HEADERS })
     expect(submitted.status).toBe(202)
-    const deadline = Date.now() + 10_000
-    while ((await stack.call('GET', `/jobs/change-password/bulk/${submitted.body.jobId}`)).body.status === 'pending') {
-      if (Date.now() > deadline) throw new Error('job still pending')
-      await sleep(20)
-    }
+    await waitForJob(stack.current.url, `/jobs/change-password/bulk/${submitted.body.jobId}`, { timeoutMs: 10_000 })
     const [send] = auth0.requestsTo('POST', '/change-password')
     expect(send && traceOf(send)).toEqual(TRACE_HEADERS)
   })

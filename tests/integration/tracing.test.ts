@@ -8,8 +8,8 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { RecordedRequest } from '../../src/sandbox/emulator-kit.js'
 import { useStack } from '../helpers/stack.js'
+import { waitUntil } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 const CALLER_SPAN_ID = '00f067aa0ba902b7'
 const TRACEPARENT = `00-${TRACE_ID}-${CALLER_SPAN_ID}-01`
@@ -21,14 +21,6 @@ const servers = () => exporter.getFinishedSpans().filter((span) => span.kind ===
 const clients = () => exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT)
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId
 const spanIdIn = (request: RecordedRequest) => /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(request.headers.traceparent))?.slice(1)
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
 
 describe('ENABLE_TRACING=true', () => {
   const stack = useStack({ env: { ENABLE_TRACING: 'true' }, spanProcessors: [new SimpleSpanProcessor(exporter)] })

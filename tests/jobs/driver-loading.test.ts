@@ -20,7 +20,7 @@ describe('job store drivers', () => {
 
   it('loads no driver for the in-memory store', async () => {
     const { createJobEngine } = await import('../../src/jobs/index.js')
-    const { loadConfig } = await import('../../src/config.js')
+    const { loadConfig } = await import('../../src/config/index.js')
     const config = await loadConfig({ AUTH_SERVICE: 'a', AUTH_CONNECTION: 'c', USERS_CRUD_ENDPOINT: '/u', UMS_CONFIG_CRUD_ENDPOINT: '/c' }, { useProcessEnv: false })
     const engine = await createJobEngine(config, (await import('pino')).pino({ level: 'silent' }))
     expect(engine.backendName).toBe('memory')

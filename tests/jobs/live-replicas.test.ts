@@ -6,12 +6,15 @@ import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { call } from '../helpers/stack.js'
 import { seedAuthUsers, seedCrudOnlyUsers } from '../helpers/job-users.js'
-import { errorLines, isRunning, replicaEnv, startUms, useEmulators, waitForJob } from '../helpers/replicas.js'
+import { errorLines, isRunning, useReplicas } from '../helpers/replicas.js'
+import { waitForJob } from '../helpers/wait.js'
 
 const JOBS_PER_KIND = 20
 const USERS_PER_JOB = 5
 
-describe.each(['postgres', 'redis'] as const)('two live replicas on one %s job store', (kind) => {
+describe.concurrent.each(['postgres', 'redis'] as const)('two live replicas on one %s job store', (kind) => {
+  const { replicaEnv, startUms, useEmulators } = useReplicas()
+
   it(`completes ${JOBS_PER_KIND} jobs of each kind submitted on both, and neither replica fails`, async () => {
     const emulators = await useEmulators()
     const env = await replicaEnv(kind, emulators, {
@@ -36,7 +39,7 @@ describe.each(['postgres', 'redis'] as const)('two live replicas on one %s job s
     }
 
     for (const [index, path] of paths.entries()) {
-      const job = await waitForJob(index % 2 === 0 ? b.url : a.url, path, 90_000)
+      const job = (await waitForJob(index % 2 === 0 ? b.url : a.url, path, { timeoutMs: 90_000 })).body
       expect(job.status).toBe('completed')
       expect(job.summary.total).toBe(USERS_PER_JOB)
       expect(job.summary.failed).toBe(0)

@@ -7,18 +7,15 @@ import type { IsolatedStore } from '../helpers/job-stores.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { call, isolatedJobStore } from '../helpers/stack.js'
 import { seedAuthUsers } from '../helpers/job-users.js'
+import { sleep, waitUntil } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const BACKENDS = { postgres: { name: 'PostgreSQL', port: 5432 }, redis: { name: 'Redis', port: 6379 } } as const
 
-async function waitFor<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (accept(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
+/** The first value of `probe` that `accept` takes. */
+async function waitFor<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs?: number): Promise<T> {
+  let value: T | undefined
+  await waitUntil(async () => accept((value = await probe())), what, timeoutMs)
+  return value!
 }
 
 const cleanups: Array<() => Promise<void>> = []

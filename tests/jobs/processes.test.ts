@@ -5,28 +5,34 @@
 // kill). And SIGTERM: A hands its job over at once, without waiting for a lock to expire.
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+import type { Emulators } from '../../src/sandbox/stack.js'
 import { maxInFlight } from '../../src/services/change-password-bulk/index.js'
 import { call } from '../helpers/stack.js'
 import { seedAuthUsers, seedCrudOnlyUsers } from '../helpers/job-users.js'
-import { replicaEnv as sharedStoreEnv, startUms, useEmulators as emulatorsOnLoopback, waitForJob, waitUntil, type DurableStoreKind } from '../helpers/replicas.js'
+import { useReplicas, type DurableStoreKind } from '../helpers/replicas.js'
+import { waitForJob, waitUntil } from '../helpers/wait.js'
 
 const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
 const LOCK_LIFETIME_MS = 3_000
 const RATE = 50
 
-/** The environment of the replicas on one isolated store. */
-function replicaEnv(kind: DurableStoreKind, emulators: Parameters<typeof sharedStoreEnv>[1], lockLifetimeMs = LOCK_LIFETIME_MS): Promise<Record<string, string>> {
-  return sharedStoreEnv(kind, emulators, {
-    JOBS_LOCK_LIFETIME_MS: String(lockLifetimeMs),
-    AUTH0_JOB_POLLING_INTERVAL: '200',
-    AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: String(RATE),
-  })
-}
+// The two stores side by side; the tests of one store one after the other.
+describe.concurrent.each(['postgres', 'redis'] as const)('two ums processes on one %s job store', (kind) => {
+  const replicas = useReplicas()
+  const { startUms } = replicas
 
-const useEmulators = () => emulatorsOnLoopback({ auth0: { importTiming: { mode: 'manual' } } })
+  /** The environment of the replicas on one isolated store. */
+  function replicaEnv(kind: DurableStoreKind, emulators: Emulators, lockLifetimeMs = LOCK_LIFETIME_MS): Promise<Record<string, string>> {
+    return replicas.replicaEnv(kind, emulators, {
+      JOBS_LOCK_LIFETIME_MS: String(lockLifetimeMs),
+      AUTH0_JOB_POLLING_INTERVAL: '200',
+      AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: String(RATE),
+    })
+  }
 
-describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job store', (kind) => {
-  it('B completes the activation and the change-password job of A, killed with SIGKILL in the middle of both', async () => {
+  const useEmulators = () => replicas.useEmulators({ auth0: { importTiming: { mode: 'manual' } } })
+
+  it.sequential('B completes the activation and the change-password job of A, killed with SIGKILL in the middle of both', async () => {
     const emulators = await useEmulators()
     const env = await replicaEnv(kind, emulators)
     const a = await startUms('A', env)
@@ -67,9 +73,9 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     expect(takeoverMs).toBeGreaterThan(LOCK_LIFETIME_MS / 2)
     expect(takeoverMs).toBeLessThan(LOCK_LIFETIME_MS + 2_000)
 
-    const activated = await waitForJob(b.url, activationPath)
+    const activated = (await waitForJob(b.url, activationPath, { timeoutMs: 60_000 })).body
     expect(activated.summary).toEqual({ failed: 0, updated: 0, inserted: 2_000, total: 2_000, skipped: 0 })
-    const changed = await waitForJob(b.url, changePasswordPath)
+    const changed = (await waitForJob(b.url, changePasswordPath, { timeoutMs: 60_000 })).body
     expect(changed.summary).toEqual({ failed: 0, completed: 500, total: 500 })
 
     // No import started twice; every user linked exactly once, to an auth user of its own.
@@ -89,7 +95,7 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     expect(emails.length - 500).toBeLessThanOrEqual(maxInFlight(RATE))
   }, 90_000)
 
-  it('B links what A, killed while writing the links, left unlinked', async () => {
+  it.sequential('B links what A, killed while writing the links, left unlinked', async () => {
     const emulators = await useEmulators()
     const env = await replicaEnv(kind, emulators)
     const a = await startUms('A', env)
@@ -106,14 +112,14 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     await a.exited
     expect(emulators.crud.documents(USERS_ENDPOINT).filter((doc) => doc.authUserId !== undefined)).toHaveLength(0)
 
-    const done = await waitForJob(b.url, `/jobs/bulk-activation/${created.body.jobId}`)
+    const done = (await waitForJob(b.url, `/jobs/bulk-activation/${created.body.jobId}`, { timeoutMs: 60_000 })).body
     expect(done.summary).toEqual({ failed: 0, updated: 0, inserted: 200, total: 200, skipped: 0 })
     expect(emulators.auth0.requestsTo('POST', '/users/import')).toHaveLength(1)
     const byCrudId = new Map(emulators.crud.documents(USERS_ENDPOINT).map((doc) => [doc._id, doc.authUserId as string]))
     for (const [index, id] of crudIds.entries()) expect(emulators.auth0.getUser(byCrudId.get(id)!)?.email).toBe(`link-${index}@example.com`)
   }, 60_000)
 
-  it('SIGTERM: A hands its change-password job over at once, then exits', async () => {
+  it.sequential('SIGTERM: A hands its change-password job over at once, then exits', async () => {
     const emulators = await useEmulators()
     // A long lock: B can go on quickly only if A released the job.
     const lockLifetimeMs = 20_000
@@ -124,7 +130,7 @@ describe.each(['postgres', 'redis'] as const)('two ums processes on one %s job s
     await waitUntil(() => emulators.auth0.outbox.length >= 40, 'the first emails')
     a.child.kill('SIGTERM')
     const stoppedAt = Date.now()
-    const done = await waitForJob(b.url, `/jobs/change-password/bulk/${created.body.jobId}`)
+    const done = (await waitForJob(b.url, `/jobs/change-password/bulk/${created.body.jobId}`, { timeoutMs: 60_000 })).body
     expect(done.summary).toEqual({ failed: 0, completed: 400, total: 400 })
     const emails = emulators.auth0.outbox.map((mail) => mail.email)
     expect(emails).toHaveLength(400)

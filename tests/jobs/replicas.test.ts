@@ -9,17 +9,9 @@ import { startStack, type Stack } from '../../src/sandbox/stack.js'
 import type { IsolatedStore } from '../helpers/job-stores.js'
 import { call, isolatedJobStore, jobStoreEnv } from '../helpers/stack.js'
 import { seedAuthUsers, seedCrudOnlyUsers } from '../helpers/job-users.js'
+import { waitForJob, waitUntil } from '../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const STATUS_PATH = /^\/users\/import\/status\/[^/]+$/
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
 
 interface Replicas {
   stack: Stack
@@ -54,17 +46,6 @@ function useReplicas(kind: 'postgres' | 'redis', env: Record<string, string>): {
   }
 }
 
-async function waitForJob(base: string, path: string, timeoutMs = 15_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const answer = await call(base, 'GET', path)
-    expect(answer.status).toBe(200)
-    if (answer.body.status !== 'pending') return answer.body
-    if (Date.now() > deadline) throw new Error(`${path} still pending`)
-    await sleep(20)
-  }
-}
-
 const ENV = { AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: '20', AUTH0_JOB_POLLING_INTERVAL: '50' }
 
 describe.each(['postgres', 'redis'] as const)('two replicas on one %s job store', (kind) => {
@@ -81,7 +62,7 @@ describe.each(['postgres', 'redis'] as const)('two replicas on one %s job store'
     expect(onB.status).toBe(200)
     expect(onB.body).toMatchObject({ jobId: created.body.jobId, status: 'pending', jobCreatedAt: created.body.jobCreatedAt, progress: { total: 30 } })
     expect(onB.body.progress.done).toBeGreaterThan(0)
-    const doneOnB = await waitForJob(b, path)
+    const doneOnB = (await waitForJob(b, path)).body
     const doneOnA = await call(a, 'GET', path)
     expect(doneOnA.body).toEqual(doneOnB)
     expect(doneOnB.summary).toEqual({ failed: 0, completed: 30, total: 30 })
@@ -122,7 +103,7 @@ describe.each(['postgres', 'redis'] as const)('a replica stopped by SIGTERM, on 
     await waitUntil(() => stack.auth0.outbox.length > sentBeforeHandOver, 'the other replica sending', 5_000)
     // Far below the 60 s lock lifetime: the lock was released, not left to expire.
     expect(Date.now() - handedOverAt).toBeLessThan(3_000)
-    const done = await waitForJob(b, `/jobs/change-password/bulk/${created.body.jobId}`)
+    const done = (await waitForJob(b, `/jobs/change-password/bulk/${created.body.jobId}`)).body
     expect(done.summary).toEqual({ failed: 0, completed: 40, total: 40 })
     const emails = stack.auth0.outbox.map((mail) => mail.email)
     expect(emails).toHaveLength(40)
@@ -141,7 +122,7 @@ describe.each(['postgres', 'redis'] as const)('a replica stopped by SIGTERM duri
     await stack.app.jobEngine.handOver()
     const auth0JobId = decodeURIComponent(stack.auth0.requestsTo('GET', STATUS_PATH)[0]!.path).split('/').pop()!
     stack.auth0.advanceImportJob(auth0JobId, 'completed')
-    const done = await waitForJob(b, `/jobs/bulk-activation/${created.body.jobId}`)
+    const done = (await waitForJob(b, `/jobs/bulk-activation/${created.body.jobId}`)).body
     expect(done.summary).toEqual({ failed: 0, updated: 0, inserted: 5, total: 5, skipped: 0 })
     expect(stack.auth0.requestsTo('POST', '/users/import')).toHaveLength(1)
     const docs = new Map(stack.crud.documents(USERS_ENDPOINT).map((doc) => [doc._id, doc.authUserId]))

@@ -12,6 +12,7 @@ import { openPostgresJobStore } from '../../src/jobs/stores/postgres.js'
 import { openRedisJobStore } from '../../src/jobs/stores/redis.js'
 import { inspectRedis, isolatedPostgres, isolatedRedis, type IsolatedStore } from '../helpers/job-stores.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
+import { sleep } from '../helpers/wait.js'
 
 const TTL_MS = 60_000
 
@@ -273,7 +274,8 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('%s j
     expect(await store.acquireLease('other', 'replica-b', ttlMs)).toBe(true)
     if (backend.serverClock) {
       expect(await store.acquireLease('resume', 'replica-a', ttlMs)).toBe(true)
-      await new Promise((resolve) => setTimeout(resolve, ttlMs + 100))
+      // Redis expires the lease on its own clock.
+      await sleep(ttlMs + 100)
     } else {
       clock.advance(ttlMs - 1)
       expect(await store.acquireLease('resume', 'replica-a', ttlMs)).toBe(true)
@@ -395,7 +397,7 @@ describe.each([postgres, redis].map((durable) => [durable.name, durable] as cons
 
     // Long enough for the notification channel to fail several reconnections.
     proxy.cut()
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    await sleep(1_500)
     proxy.restore()
     await vi.waitFor(() => store.ping(), { timeout: 6_000, interval: 100 })
     await vi.waitFor(() => expect(agendaBackend.notificationChannel?.state).toBe('connected'), { timeout: 6_000, interval: 100 })
@@ -408,7 +410,7 @@ describe.each([postgres, redis].map((durable) => [durable.name, durable] as cons
     await store.close()
     await vi.waitFor(() => expect(proxy.connections()).toBe(0), { timeout: 3_000, interval: 20 })
     // Past the longest reconnection delay, nothing came back either.
-    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    await sleep(2_500)
     expect(proxy.connections()).toBe(0)
   })
 

@@ -1,6 +1,6 @@
 // Shared by the Auth0 Client emulator tests: a small fetch wrapper that reads the whole answer,
 // and the emulator of a test file.
-import { afterAll, beforeAll, beforeEach } from 'vitest'
+import { afterAll, beforeAll, beforeEach, vi } from 'vitest'
 import { Auth0ClientEmulator, type Auth0EmulatorOptions } from '../../src/sandbox/auth0-emulator.js'
 import { readAnswer, type FetchAnswer } from '../helpers/fetch-answer.js'
 
@@ -57,13 +57,14 @@ export function importForm(users: unknown, fields: Record<string, string> = {}):
   return form
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await sleep(5)
-  }
+/**
+ * Fakes `toFake` for the rest of the file, following real time, so that a test can jump ahead
+ * with `vi.advanceTimersByTime(Async)` instead of sleeping. Call it before `useAuth0Emulator`: the
+ * emulator's clock is the `Date.now` of when it is constructed.
+ */
+export function useMovableClock(toFake: Array<'Date' | 'setTimeout' | 'clearTimeout'> = ['Date']): void {
+  vi.useFakeTimers({ toFake, shouldAdvanceTime: true })
+  afterAll(() => {
+    vi.useRealTimers()
+  })
 }

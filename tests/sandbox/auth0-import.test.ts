@@ -1,10 +1,13 @@
 // Auth0 Client emulator: bulk import jobs (contract §3.11–§3.13, §5, §8 items 20–23).
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { IMPORT_FILE_MAX_BYTES } from '../../src/auth-providers/auth0-contract.js'
 import { Auth0ClientEmulator, type Auth0User, type ImportJobView } from '../../src/sandbox/auth0-emulator.js'
-import { call as callAt, eventually, importForm, sleep, useAuth0Emulator } from './auth0-helpers.js'
+import { waitUntil } from '../helpers/wait.js'
+import { call as callAt, importForm, useAuth0Emulator, useMovableClock } from './auth0-helpers.js'
 
 const CONNECTION = 'Username-Password-Authentication'
+// Jobs move on the emulator's timers and clock: the tests move those instead of waiting.
+useMovableClock(['Date', 'setTimeout', 'clearTimeout'])
 const { emulator, call } = useAuth0Emulator({ importTiming: { mode: 'manual' } })
 
 const HEX = 'a'.repeat(23)
@@ -105,7 +108,7 @@ describe('POST /users/import (item 20)', () => {
 describe('job lifecycle (items 21, 22)', () => {
   it('moves through processing to completed in manual mode only when advanced', async () => {
     const { id } = (await startImport([fileUser(1)])).json as ImportJobView
-    await sleep(100)
+    await vi.advanceTimersByTimeAsync(100)
     expect(emulator.importJob(id)?.status).toBe('pending')
     emulator.advanceImportJob(id)
     const processing = (await call('GET', `/users/import/status/${id}`)).json
@@ -125,8 +128,9 @@ describe('job lifecycle (items 21, 22)', () => {
     const { id } = created.json as ImportJobView
     expect(created.json).toMatchObject({ status: 'pending' })
     expect(emulator.listUsers()).toEqual([])
-    await eventually(() => emulator.importJob(id)?.status === 'processing')
-    await sleep(120)
+    await vi.advanceTimersByTimeAsync(30)
+    await waitUntil(() => emulator.importJob(id)?.status === 'processing', 'the job processing')
+    await vi.advanceTimersByTimeAsync(120)
     const processing = (await call('GET', `/users/import/status/${id}`)).json as ImportJobView
     expect(processing.status).toBe('processing')
     expect(processing.percentage_done).toBeGreaterThan(0)
@@ -135,7 +139,8 @@ describe('job lifecycle (items 21, 22)', () => {
     const midway = await errorsOf(id)
     expect(midway.status).toBe(200)
     expect(midway.json).toMatchObject({ id, status: 'processing' })
-    await eventually(() => emulator.importJob(id)?.status === 'completed')
+    await vi.advanceTimersByTimeAsync(300)
+    await waitUntil(() => emulator.importJob(id)?.status === 'completed', 'the job completed')
     expect(emulator.importJob(id)).toMatchObject({ summary: { failed: 0, updated: 0, inserted: 2, total: 2 } })
     expect(emulator.importJob(id)).not.toHaveProperty('percentage_done')
   })
@@ -143,8 +148,8 @@ describe('job lifecycle (items 21, 22)', () => {
   it('keeps an endless job processing when processingMs is Infinity', async () => {
     emulator.configure({ importTiming: { mode: 'automatic', pendingMs: 0, processingMs: Infinity } })
     const { id } = (await startImport([fileUser(1)])).json as ImportJobView
-    await eventually(() => emulator.importJob(id)?.status === 'processing')
-    await sleep(50)
+    await waitUntil(() => emulator.importJob(id)?.status === 'processing', 'the job processing')
+    await vi.advanceTimersByTimeAsync(50)
     expect(emulator.importJob(id)).toMatchObject({ status: 'processing', percentage_done: 0 })
   })
 
@@ -273,7 +278,7 @@ describe('job lifecycle (items 21, 22)', () => {
     await runToEnd([fileUser(1)])
     const filter = `_q=${encodeURIComponent(JSON.stringify({ email: { $in: ['user1@example.com'] } }))}`
     expect((await call('GET', `/users?${filter}`)).json).toEqual([])
-    await sleep(170)
+    await vi.advanceTimersByTimeAsync(170)
     expect((await call('GET', `/users?${filter}`)).json).toHaveLength(1)
   })
 })
@@ -293,9 +298,9 @@ describe('manual overrides and realism switches (item 23)', () => {
     emulator.configure({ importJobExpireAfterMs: 60, importJobRetentionMs: 300 })
     const job = await runToEnd([fileUser(1)])
     expect(job.status).toBe('completed')
-    await sleep(80)
+    await vi.advanceTimersByTimeAsync(80)
     expect((await call('GET', `/users/import/status/${job.id}`)).json).toMatchObject({ status: 'expired', summary: { inserted: 1 } })
-    await sleep(250)
+    await vi.advanceTimersByTimeAsync(250)
     expect((await call('GET', `/users/import/status/${job.id}`)).status).toBe(404)
   })
 
@@ -303,7 +308,7 @@ describe('manual overrides and realism switches (item 23)', () => {
     emulator.configure({ importTiming: { mode: 'automatic', pendingMs: 20, processingMs: 20 } })
     await startImport([fileUser(1)])
     emulator.reset()
-    await sleep(80)
+    await vi.advanceTimersByTimeAsync(80)
     expect(emulator.listUsers()).toEqual([])
   })
 
@@ -313,7 +318,7 @@ describe('manual overrides and realism switches (item 23)', () => {
     const created = await callAt(url, 'POST', '/users/import', { body: importForm([fileUser(1)]) })
     const { id } = created.json as ImportJobView
     await automatic.close()
-    await sleep(100)
+    await vi.advanceTimersByTimeAsync(100)
     expect(automatic.importJob(id)?.status).toBe('pending')
     expect(automatic.listUsers()).toEqual([])
   })

@@ -1,8 +1,8 @@
 // Auth0 Client emulator: the token bucket and the 429 answers per API class, relayed or
 // converted (contract §6, §8 items 5 and 24).
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { TokenBucket } from '../../src/sandbox/auth0-emulator.js'
-import { importForm, useAuth0Emulator } from './auth0-helpers.js'
+import { importForm, useAuth0Emulator, useMovableClock } from './auth0-helpers.js'
 
 describe('TokenBucket', () => {
   function fakeClock(start = 1_000_000) {
@@ -47,6 +47,8 @@ describe('TokenBucket', () => {
 })
 
 describe('429 answers over HTTP', () => {
+  // Buckets refill on the emulator's clock: the tests move it instead of waiting.
+  useMovableClock()
   const { emulator, call } = useAuth0Emulator({ importTiming: { mode: 'manual' } })
   const slow = { burst: 1, perSecond: 0.1 }
   const MARIO = { email: 'mario.rossi@example.com', password: 'Secret123', username: 'mario.rossi' }
@@ -141,7 +143,7 @@ describe('429 answers over HTTP', () => {
     emulator.configure({ rateLimits: { managementApi: { burst: 1, perSecond: 20 } } })
     await call('GET', '/users')
     expect((await call('GET', '/users')).status).toBe(429)
-    await new Promise((resolve) => setTimeout(resolve, 70))
+    vi.advanceTimersByTime(70)
     expect((await call('GET', '/users')).status).toBe(200)
   })
 })

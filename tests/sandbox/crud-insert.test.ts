@@ -7,7 +7,7 @@ import { CONFIG, HEX24, ISO, USERS, badRequest, useCrudEmulator } from './crud-h
 const { emulator, call } = useCrudEmulator([USERS, CONFIG])
 
 describe('service routes and framing', () => {
-  it.each(['/-/healthz', '/-/ready', '/-/check-up'])('%s answers OK', async (path) => {
+  it.each(['/-/healthz'])('%s answers OK', async (path) => {
     const answer = await call('GET', path)
     expect(answer.status).toBe(200)
     expect(answer.json).toEqual({ name: 'crud-service', status: 'OK', version: '7.2.5' })
@@ -45,14 +45,6 @@ describe('service routes and framing', () => {
     expect(deleted.status).toBe(204)
     expect(deleted.text).toBe('')
     expect(deleted.headers.get('content-type')).toBeNull()
-  })
-
-  it('describes the collection at GET <base>/schema', async () => {
-    const answer = await call('GET', '/users/schema')
-    expect(answer.status).toBe(200)
-    const schema = answer.json as { properties: Record<string, unknown>; required: string[] }
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['_id', 'email', 'createdAt', '__STATE__']))
-    expect(schema.required).toEqual(['_id', 'email'])
   })
 
   it('reports malformed and empty JSON bodies as 400', async () => {

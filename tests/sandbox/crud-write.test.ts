@@ -1,5 +1,6 @@
 // CRUD emulator, §10 items 4 (update paths), 5 (transitions), 8, 9 and 10: patch operators,
-// PATCH many/bulk, upsert-one, deletes and both state-change routes.
+// PATCH /bulk, DELETE /:id and POST /:id/state, the writes ums makes (it never calls PATCH /,
+// DELETE /, POST /upsert-one or POST /state).
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { CrudState } from '../../src/sandbox/crud-emulator.js'
 import { CONFIG, ISO, USERS, badRequest, q, useCrudEmulator } from './crud-helpers.js'
@@ -138,7 +139,7 @@ describe('PATCH /:id operators', () => {
   })
 })
 
-describe('PATCH many and bulk', () => {
+describe('PATCH /bulk', () => {
   beforeEach(() => {
     emulator.seed('/users', [
       { email: 'a@x.io', age: 1, __STATE__: 'PUBLIC' },
@@ -147,23 +148,6 @@ describe('PATCH many and bulk', () => {
     ])
   })
   const ages = () => emulator.documents('/users').map((doc) => doc.age)
-
-  it.each([
-    [{}, 2, [11, 12, 3]],
-    [{ _st: 'PUBLIC,DRAFT' }, 3, [11, 12, 13]],
-    [{ _q: q({ age: { $gte: 2 } }) }, 1, [1, 12, 3]],
-    [{ age: '9' }, 0, [1, 2, 3]],
-  ])('PATCH / with %j modifies %i', async (query, count, expected) => {
-    const answer = await call('PATCH', '/users/', { query, body: { $inc: { age: 10 } } })
-    expect(answer.json).toBe(count)
-    expect(ages()).toEqual(expected)
-  })
-
-  it('PATCH / answers 500 code 11000 on a duplicate and keeps earlier updates', async () => {
-    const answer = await call('PATCH', '/users/', { body: { $set: { email: 'same@x.io' } } })
-    expect(answer.json).toEqual(duplicate('E11000 duplicate key error collection: crud.users index: email_1 dup key: { email: "same@x.io" }'))
-    expect(emulator.documents('/users').map((doc) => doc.email)).toEqual(['same@x.io', 'b@x.io', 'c@x.io'])
-  })
 
   it('PATCH /bulk applies one update per item to the first match', async () => {
     const [first] = emulator.documents('/users')
@@ -202,56 +186,6 @@ describe('PATCH many and bulk', () => {
   })
 })
 
-describe('POST /upsert-one', () => {
-  it('inserts from filter equalities, $set and $setOnInsert with the default state', async () => {
-    const answer = await call('POST', '/users/upsert-one', {
-      query: { _q: q({ $and: [{ email: 'new@x.io' }, { age: { $eq: 20 } }, { level: { $gt: 0 } }] }), name: 'New' },
-      body: { $set: { active: true }, $setOnInsert: { roles: ['fresh'] }, $inc: { 'meta.logins': 1 } },
-      headers: { miauserid: 'upserter' },
-    })
-    expect(answer.status).toBe(200)
-    const doc = emulator.documents('/users')[0]
-    expect(doc).toMatchObject({
-      email: 'new@x.io',
-      age: 20,
-      name: 'New',
-      active: true,
-      roles: ['fresh'],
-      meta: { logins: 1 },
-      __STATE__: 'DRAFT',
-      creatorId: 'upserter',
-      updaterId: 'upserter',
-    })
-    expect(doc).not.toHaveProperty('level')
-    expect(doc?.createdAt).toBe(doc?.updatedAt)
-    expect(answer.json).toMatchObject({ _id: doc?._id, email: 'new@x.io', __STATE__: 'DRAFT' })
-  })
-
-  it('updates the first match and ignores $setOnInsert', async () => {
-    const id = seedUser()
-    const answer = await call('POST', '/users/upsert-one', {
-      query: { email: 'ann@x.io' },
-      body: { $set: { age: 31 }, $setOnInsert: { name: 'ignored' } },
-      headers: { miauserid: 'editor' },
-    })
-    expect(answer.json).toMatchObject({ _id: id, age: 31, name: 'Ann', creatorId: 'creator', updaterId: 'editor' })
-    expect(emulator.documents('/users')).toHaveLength(1)
-  })
-
-  it('does not see documents outside _st (the DRAFT pitfall) and answers 500 on the resulting duplicate', async () => {
-    seedUser({ __STATE__: 'DRAFT' })
-    const blind = await call('POST', '/users/upsert-one', { query: { email: 'ann@x.io' }, body: { $set: { age: 1 } } })
-    expect(blind.json).toEqual(duplicate('E11000 duplicate key error collection: crud.users index: email_1 dup key: { email: "ann@x.io" }'))
-    const seeing = await call('POST', '/users/upsert-one', { query: { email: 'ann@x.io', _st: 'DRAFT' }, body: { $set: { age: 1 } } })
-    expect(seeing.json).toMatchObject({ age: 1, __STATE__: 'DRAFT' })
-  })
-
-  it('validates its body like PATCH plus $setOnInsert', async () => {
-    const answer = await call('POST', '/users/upsert-one', { body: { $setOnInsert: { createdAt: OLD } } })
-    expect(answer.json).toEqual(additional('body/$setOnInsert', 'createdAt'))
-  })
-})
-
 describe('deletes', () => {
   it('DELETE /:id answers 204 then 404, and 404 in another state or with a non-matching filter', async () => {
     const id = seedUser()
@@ -262,23 +196,6 @@ describe('deletes', () => {
     expect((await call('DELETE', `/users/${id}`)).status).toBe(404)
     expect((await call('DELETE', `/users/${draft}`, { query: { _st: 'DRAFT' } })).status).toBe(204)
     expect(emulator.documents('/users')).toEqual([])
-  })
-
-  it.each([
-    [{}, 2],
-    [{ _st: 'DRAFT' }, 1],
-    [{ _q: q({ age: 1 }) }, 1],
-    [{ email: 'none@x.io' }, 0],
-  ])('DELETE / with %j deletes %i', async (query, count) => {
-    emulator.seed('/users', [
-      { email: 'a@x.io', age: 1, __STATE__: 'PUBLIC' },
-      { email: 'b@x.io', age: 2, __STATE__: 'PUBLIC' },
-      { email: 'c@x.io', age: 3, __STATE__: 'DRAFT' },
-    ])
-    const answer = await call('DELETE', '/users/', { query })
-    expect(answer.status).toBe(200)
-    expect(answer.json).toBe(count)
-    expect(emulator.documents('/users')).toHaveLength(3 - count)
   })
 })
 
@@ -329,59 +246,5 @@ describe('POST /:id/state (§3.3)', () => {
   ])('rejects body %j', async (body, expected) => {
     const id = seedUser()
     expect((await call('POST', `/users/${id}/state`, { body })).json).toEqual(expected)
-  })
-})
-
-describe('POST /state (§3.4)', () => {
-  const SOURCES: Record<CrudState, CrudState[]> = {
-    PUBLIC: ['DRAFT'],
-    DRAFT: ['PUBLIC', 'TRASH'],
-    TRASH: ['PUBLIC', 'DRAFT', 'DELETED'],
-    DELETED: ['TRASH'],
-  }
-
-  it.each(ALL)('to %s changes only documents in the allowed source states', async (target) => {
-    emulator.seed('/users', [
-      ...ALL.map((state) => ({ email: `${state}@x.io`, __STATE__: state })),
-      { email: 'none@x.io', __STATE__: undefined },
-    ])
-    const answer = await call('POST', '/users/state', { body: [{ filter: {}, stateTo: target }], headers: { miauserid: 'mover' } })
-    expect(answer.json).toBe(SOURCES[target].length)
-    for (const doc of emulator.documents('/users')) {
-      const original = String(doc.email).split('@')[0]
-      const moved = SOURCES[target].some((state) => state === original)
-      expect(doc.__STATE__).toBe(moved ? target : original === 'none' ? undefined : original)
-      expect(doc.updaterId).toBe(moved ? 'mover' : 'public')
-    }
-  })
-
-  it('filters by typed equality and sums several commands', async () => {
-    const [a, b] = emulator.seed('/users', [
-      { email: 'a@x.io', age: 1, birth: OLD, __STATE__: 'DRAFT' },
-      { email: 'b@x.io', age: 2, __STATE__: 'DRAFT' },
-      { email: 'c@x.io', age: 2, __STATE__: 'PUBLIC' },
-    ])
-    const answer = await call('POST', '/users/state', {
-      body: [
-        { filter: { age: '1', birth: OLD }, stateTo: 'PUBLIC' },
-        { filter: { _id: b }, stateTo: 'TRASH' },
-      ],
-    })
-    expect(answer.json).toBe(2)
-    expect(stored(a)?.__STATE__).toBe('PUBLIC')
-    expect(stored(b)?.__STATE__).toBe('TRASH')
-  })
-
-  it.each([
-    ['an empty array', [], badRequest('body must NOT have fewer than 1 items', 'FST_ERR_VALIDATION')],
-    ['a missing stateTo', [{ filter: {} }], badRequest("body/0 must have required property 'stateTo'", 'FST_ERR_VALIDATION')],
-    ['an extra key', [{ filter: {}, stateTo: 'DRAFT', x: 1 }], additional('body/0', 'x')],
-    ['_q in the filter', [{ filter: { _q: '{}' }, stateTo: 'DRAFT' }], additional('body/0/filter', '_q')],
-    ['an operator object', [{ filter: { name: { $in: ['a'] } }, stateTo: 'DRAFT' }], badRequest('body/0/filter/name must be string', 'FST_ERR_VALIDATION')],
-    ['a bad target', [{ filter: {}, stateTo: 'GONE' }], badRequest('body/0/stateTo must be equal to one of the allowed values', 'FST_ERR_VALIDATION')],
-  ])('rejects %s', async (_case, body, expected) => {
-    const answer = await call('POST', '/users/state', { body })
-    expect(answer.status).toBe(400)
-    expect(answer.json).toEqual(expected)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig, parsePollingInterval, serviceUrl } from '../../src/config.js'
+import { ConfigError, loadConfig, parsePollingInterval, serviceUrl } from '../../src/config/index.js'
 
 const REQUIRED = {
   AUTH_SERVICE: 'auth0-client',

@@ -1,6 +1,6 @@
 // AUTH0_JOB_POLLING_INTERVAL cron expressions: parsing and next fire times (local time).
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../../src/config.js'
+import { ConfigError } from '../../src/config/index.js'
 import { nextCronTime, parseCron, pollClock } from '../../src/services/bulk-activation/cron.js'
 
 /** Local-time epoch ms of a date-time. */

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ENV_SCHEMA } from '../../src/config.js'
+import { ENV_SCHEMA } from '../../src/config/index.js'
 import { FILES, generate, render, renderEnvExample, renderTable, SECTIONS, TABLE_BEGIN, TABLE_END, type EnvSchema } from '../../scripts/docs-env.js'
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/docs-env.ts', import.meta.url))

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest'
 import pino from 'pino'
 import type { CrudCollection } from '../../src/clients/crud.js'
 import type { CallContext } from '../../src/clients/http.js'
-import { HttpError } from '../../src/errors.js'
+import { HttpError } from '../../src/errors/index.js'
 import { GroupSchemaCache } from '../../src/services/group-schemas.js'
+import { sleep } from '../helpers/wait.js'
 
 const ctx: CallContext = { forwarded: {}, incoming: {}, log: pino({ level: 'silent' }) }
 
@@ -12,7 +13,7 @@ function fakeUmsConfig(groups: Record<string, Record<string, unknown>>) {
   const collection = {
     async findOne(filter: { userGroup: string }) {
       calls.push(filter.userGroup)
-      await new Promise((resolve) => setTimeout(resolve, 5))
+      await sleep(5)
       const group = groups[filter.userGroup]
       return group ? { userGroup: filter.userGroup, ...group } : undefined
     },

@@ -3,7 +3,7 @@ import { typeCell, typeRecord } from '../../src/services/import-csv/typing.js'
 import { schemaProblem } from '../../src/services/import-csv/rows.js'
 import { sameValue, storedAs } from '../../src/services/users/read-back.js'
 import { importOptions } from '../../src/services/import-csv/index.js'
-import { HttpError } from '../../src/errors.js'
+import { HttpError } from '../../src/errors/index.js'
 
 const PROPERTIES = {
   name: { type: 'string' },

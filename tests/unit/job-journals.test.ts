@@ -1,6 +1,6 @@
 // The journals of the two jobs, as pure logic: what a resumed run rebuilds from the checkpoints,
 // and how change-password outcomes are batched into them.
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { ImportUser } from '../../src/auth-providers/provider.js'
 import { activationResult, foldActivation, settledCount, usersToImport, type ActivationEntry } from '../../src/services/bulk-activation/journal.js'
 import { OutcomeRecorder, Outcomes, type OutcomesEntry } from '../../src/services/change-password-bulk/outcomes.js'
@@ -113,7 +113,11 @@ describe('import slots', () => {
   })
 
   it('keeps starts paused until the pause is over, even when a timer fires early', async () => {
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    // The slots' clock is the test's; only their resume timer needs faking.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    onTestFinished(() => {
+      vi.useRealTimers()
+    })
     let now = 0
     const slots = new ImportSlots(2, () => now)
     slots.pause(150)
@@ -121,10 +125,10 @@ describe('import slots', () => {
     void slots.acquire(new AbortController().signal).then(() => (done = true))
     // When the resume timer fires, the clock says 10 ms are left: it must wait again, not give up.
     now = 140
-    await sleep(220)
+    await vi.advanceTimersByTimeAsync(220)
     expect(done).toBe(false)
     now = 150
-    await sleep(60)
+    await vi.advanceTimersByTimeAsync(60)
     expect(done).toBe(true)
   })
 

@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events'
 import promClient from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { pino } from 'pino'
-import { guarded, listen, reportListenerFailures, type ListenerSite } from '../../src/jobs/listeners.js'
+import { reportListenerFailures } from '../../src/jobs/index.js'
+import { guarded, listen, type ListenerSite } from '../../src/jobs/listeners.js'
 import { LogCapture } from '../helpers/stack.js'
 
 async function failures(source: string, event: string): Promise<number> {

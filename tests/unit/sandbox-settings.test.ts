@@ -1,7 +1,7 @@
 // What the sandbox takes from the environment: every variable of the configuration schema but
 // the emulator wiring, its own defaults, HOST and the emulator ports.
 import { describe, expect, it } from 'vitest'
-import { ENV_SCHEMA, loadConfig } from '../../src/config.js'
+import { ENV_SCHEMA, loadConfig } from '../../src/config/index.js'
 import { stackEnv } from '../../src/sandbox/stack.js'
 import { DEFAULT_HOST, SANDBOX_DEFAULTS, sandboxSettings, WIRED_VARIABLES } from '../../src/sandbox/settings.js'
 

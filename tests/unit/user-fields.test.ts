@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HttpError } from '../../src/errors.js'
+import { HttpError } from '../../src/errors/index.js'
 import { applyPatch, assertClientWritable, compensatingPatch, patchedPaths, type UserPatch } from '../../src/services/users/fields.js'
 
 const user = { _id: '1', userGroup: 'customer', name: 'A', tags: ['a', 'b'], age: 3, address: { city: 'Rome' } }

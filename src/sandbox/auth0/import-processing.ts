@@ -2,7 +2,8 @@
 // inside the file, the upsert rules against existing users, and the exact summary. Runs from the job timers, never inside an HTTP request.
 import { AUTH0_USER_ID_PREFIX } from '../../auth-providers/auth0-contract.js'
 import { hex24, isoMillis } from './ids.js'
-import { isEmail, isPlainObject, jsonTypeOf, mergeMetadata, type StoredUser, type UserStore } from './users.js'
+import { isEmail, jsonTypeOf, mergeMetadata, type StoredUser, type UserStore } from './users.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 export interface ImportError {
   code: string
@@ -70,14 +71,14 @@ const BCRYPT_COST_10 = /^\$2[ab]\$10\$[./A-Za-z0-9]{53}$/
 
 /** The submitted user as the errors endpoint shows it: secrets masked. */
 function masked(user: unknown): unknown {
-  if (!isPlainObject(user)) return user
+  if (!isPlainObject(user, 'any')) return user
   const copy = structuredClone(user)
   for (const secret of ['password_hash', 'custom_password_hash']) if (secret in copy) copy[secret] = '*****'
   return copy
 }
 
 function validate(user: unknown): ImportError[] {
-  if (!isPlainObject(user)) return [{ code: 'INVALID_TYPE', message: `Expected type object but found type ${jsonTypeOf(user)}` }]
+  if (!isPlainObject(user, 'any')) return [{ code: 'INVALID_TYPE', message: `Expected type object but found type ${jsonTypeOf(user)}` }]
   const errors: ImportError[] = []
   const extra = Object.keys(user).filter((key) => !Object.hasOwn(IMPORT_FIELDS, key))
   if (extra.length > 0) errors.push({ code: 'OBJECT_ADDITIONAL_PROPERTIES', message: `Additional properties not allowed: ${extra.join(',')}` })
@@ -97,7 +98,7 @@ function validate(user: unknown): ImportError[] {
   if (user.password_hash !== undefined && user.custom_password_hash !== undefined) {
     errors.push({ code: 'NOT_PASSED', message: 'password_hash and custom_password_hash are mutually exclusive', path: 'custom_password_hash' })
   }
-  if (isPlainObject(user.app_metadata)) {
+  if (isPlainObject(user.app_metadata, 'any')) {
     for (const key of Object.keys(user.app_metadata).filter((candidate) => RESERVED_APP_METADATA_KEYS.has(candidate))) {
       errors.push({ code: 'NOT_PASSED', message: `app_metadata must not contain the reserved key ${key}`, path: `app_metadata.${key}` })
     }
@@ -135,7 +136,7 @@ function updateExisting(existing: StoredUser, user: Record<string, unknown>, now
   for (const field of UPSERT_PROFILE_FIELDS) if (user[field] !== undefined) profile[field] = user[field]
   for (const field of ['app_metadata', 'user_metadata'] as const) {
     const changes = user[field]
-    if (isPlainObject(changes)) existing.profile[field] = mergeMetadata(existing.profile[field], changes)
+    if (isPlainObject(changes, 'any')) existing.profile[field] = mergeMetadata(existing.profile[field], changes)
   }
   existing.profile.updated_at = isoMillis(nowMs)
 }
@@ -160,7 +161,7 @@ export function runImport(fileText: string, connection: string, upsert: boolean,
 
   for (const user of parsed) {
     const invalid = validate(user)
-    if (invalid.length > 0 || !isPlainObject(user)) {
+    if (invalid.length > 0 || !isPlainObject(user, 'any')) {
       fail(user, invalid)
       continue
     }

@@ -7,7 +7,7 @@ import { resolveClient, type ContextProvider } from './context.js'
 import { EmulatorHttpError, managementError, miaError } from './errors.js'
 import { resolveConnection } from './options.js'
 import { searchUsers, type QueryValue } from './user-search.js'
-import { isPlainObject } from './users.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 interface ImportRequest {
   fields: Record<string, unknown>
@@ -23,7 +23,7 @@ function readImportRequest(request: FastifyRequest): ImportRequest {
     const file = parts.get('users')
     return { fields, ...(file && { users: { text: file.data.toString('utf8'), size: file.data.length } }) }
   }
-  if (!isPlainObject(request.body)) return { fields: {} }
+  if (!isPlainObject(request.body, 'any')) return { fields: {} }
   const { users, ...fields } = request.body
   if (users === undefined) return { fields }
   const text = JSON.stringify(users)

@@ -16,7 +16,8 @@ import { authenticationError, miaError } from './errors.js'
 import { rfc3339Nano } from './ids.js'
 import { resolveConnection } from './options.js'
 import type { Session, SessionTimes } from './sessions.js'
-import { isPlainObject, type StoredUser } from './users.js'
+import type { StoredUser } from './users.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 /** Where `/logout` sends the browser: Auth0's logout endpoint of an imaginary tenant. */
 export const AUTH0_LOGOUT_URL = 'https://emulated-tenant.auth0.com/v2/logout'
@@ -25,7 +26,7 @@ const wrongCredentials = () => authenticationError(403, 'invalid_grant', 'Wrong 
 const revokedRefreshToken = () => authenticationError(403, 'invalid_grant', 'Unknown or invalid refresh token.')
 
 function bodyOf(request: FastifyRequest): Record<string, unknown> {
-  return isPlainObject(request.body) ? request.body : {}
+  return isPlainObject(request.body, 'any') ? request.body : {}
 }
 
 function times(ctx: EmulatorContext): SessionTimes {

@@ -8,7 +8,8 @@
 import { MAX_IDS_PER_USERS_LOOKUP, USERS_FILTER_QUERY_PARAM } from '../../auth-providers/auth0-contract.js'
 import { miaError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
-import { isPlainObject, type Auth0User, type StoredUser } from './users.js'
+import { type Auth0User, type StoredUser } from './users.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 export type QueryValue = string | string[] | undefined
 
@@ -21,7 +22,7 @@ const values = (value: QueryValue): string[] => (value === undefined ? [] : Arra
 function readPath(profile: Auth0User, keys: readonly string[]): unknown {
   let current: unknown = profile
   for (const key of keys) {
-    if (!isPlainObject(current)) return undefined
+    if (!isPlainObject(current, 'any')) return undefined
     current = current[key]
   }
   return current
@@ -77,11 +78,11 @@ function filterPredicates(raw: QueryValue): Predicate[] {
   } catch {
     throw miaError(400, `${USERS_FILTER_QUERY_PARAM} is not valid JSON`)
   }
-  if (!isPlainObject(filter)) throw miaError(400, `${USERS_FILTER_QUERY_PARAM} must be a JSON object`)
+  if (!isPlainObject(filter, 'any')) throw miaError(400, `${USERS_FILTER_QUERY_PARAM} must be a JSON object`)
   return Object.entries(filter).map(([field, condition]): Predicate => {
     const caseInsensitive = field === 'email'
     let accepted: unknown[] = [condition]
-    if (isPlainObject(condition)) {
+    if (isPlainObject(condition, 'any')) {
       const [operator, ...others] = Object.keys(condition)
       const operand = operator === undefined ? undefined : condition[operator]
       if (others.length > 0 || (operator !== '$in' && operator !== '$eq')) {

@@ -11,6 +11,7 @@ import { AUTH0_USER_ID_PREFIX } from '../../auth-providers/auth0-contract.js'
 import { invalidBody, managementError } from './errors.js'
 import { hex24, isoMillis } from './ids.js'
 import { resolveConnection, type ResolvedOptions } from './options.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 export interface Auth0Identity {
   connection: string
@@ -132,10 +133,6 @@ export function jsonTypeOf(value: unknown): string {
   return typeof value
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return jsonTypeOf(value) === 'object'
-}
-
 /** First-level merge of Auth0 metadata: a `null` value removes the key. */
 export function mergeMetadata(
   current: Record<string, unknown> | undefined,
@@ -246,7 +243,7 @@ export class UserStore {
 
   /** `POST /users` with Auth0's validation. */
   create(body: unknown): Auth0User {
-    if (!isPlainObject(body)) throw invalidBody(`Payload validation error: 'Expected type object but found type ${jsonTypeOf(body)}'.`)
+    if (!isPlainObject(body, 'any')) throw invalidBody(`Payload validation error: 'Expected type object but found type ${jsonTypeOf(body)}'.`)
     checkFields(body, CREATE_FIELDS, new Set())
     const options = this.options()
     const connection = resolveConnection(options, body.connection)
@@ -335,7 +332,7 @@ export class UserStore {
   patch(userId: string, body: unknown): Auth0User {
     const user = this.users.get(userId)
     if (!user) throw managementError(404, 'The user does not exist.', 'inexistent_user')
-    if (!isPlainObject(body)) throw invalidBody(`Payload validation error: 'Expected type object but found type ${jsonTypeOf(body)}'.`)
+    if (!isPlainObject(body, 'any')) throw invalidBody(`Payload validation error: 'Expected type object but found type ${jsonTypeOf(body)}'.`)
     checkFields(body, PATCH_FIELDS, NULLABLE_ON_PATCH)
     const options = this.options()
     if (body.connection !== undefined && body.connection !== user.connection) {

@@ -3,7 +3,6 @@
 import {
   badRequest,
   internalError,
-  isPlainObject,
   kindOf,
   type CollectionModel,
   type CrudFieldSchema,
@@ -11,6 +10,8 @@ import {
   type FieldKind,
 } from './model.js'
 import { castQueryValue } from './values.js'
+import { isPlainObject } from '../../lib/plain-object.js'
+import { messageOf } from '../../lib/message-of.js'
 
 const FIELD_OPERATORS = new Set([
   '$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$all', '$exists', '$regex', '$options', '$elemMatch', '$size', '$nearSphere',
@@ -129,7 +130,7 @@ export function buildRegex(pattern: unknown, options: unknown): RegExp {
   try {
     return new RegExp(source, [...new Set(flags.replace(/x/g, ''))].join(''))
   } catch (error) {
-    throw internalError(`Regular expression is invalid: ${error instanceof Error ? error.message : String(error)}`)
+    throw internalError(`Regular expression is invalid: ${messageOf(error)}`)
   }
 }
 
@@ -176,7 +177,7 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown
   } catch (error) {
-    throw internalError(error instanceof Error ? error.message : String(error))
+    throw internalError(messageOf(error))
   }
 }
 

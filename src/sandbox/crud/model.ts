@@ -166,9 +166,3 @@ export class CollectionModel {
 }
 
 export const OBJECT_ID = /^[0-9a-fA-F]{24}$/
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  const proto: unknown = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}

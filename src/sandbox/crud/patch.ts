@@ -2,8 +2,10 @@
 // `$mul`, `$currentDate`, `$push`, `$addToSet`, `$pull` and `$setOnInsert` bodies, and applying them.
 import { update } from 'mingo'
 import type { Modifier } from 'mingo/updater'
-import { internalError, isPlainObject, kindOf, type CollectionModel, type CrudFieldSchema, type Doc, type ResolvedPath } from './model.js'
+import { internalError, kindOf, type CollectionModel, type CrudFieldSchema, type Doc, type ResolvedPath } from './model.js'
 import { additionalProperty, castQueryValue, coerceField, coerceScalar, crossesArray, schemaError } from './values.js'
+import { isPlainObject } from '../../lib/plain-object.js'
+import { messageOf } from '../../lib/message-of.js'
 
 const OPERATORS = ['$set', '$unset', '$inc', '$mul', '$currentDate', '$push', '$pull', '$addToSet'] as const
 const UPSERT_OPERATORS = [...OPERATORS, '$setOnInsert'] as const
@@ -139,7 +141,7 @@ export function applyPatch(doc: Doc, patch: PatchBody, system: Doc): Doc {
   try {
     update(copy, modifier as Modifier<Doc>, [], undefined, { cloneMode: 'deep' })
   } catch (error) {
-    throw internalError(error instanceof Error ? error.message : String(error))
+    throw internalError(messageOf(error))
   }
   return copy
 }

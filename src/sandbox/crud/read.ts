@@ -1,7 +1,9 @@
 // Read-side shaping of the CRUD emulator: MongoDB sort order and the `_p` / `_rawp` /
 // `acl_read_columns` projections.
 import { find } from 'mingo'
-import { badRequest, internalError, isPlainObject, type CollectionModel, type Doc } from './model.js'
+import { badRequest, internalError, type CollectionModel, type Doc } from './model.js'
+import { isPlainObject } from '../../lib/plain-object.js'
+import { messageOf } from '../../lib/message-of.js'
 
 // ---- sort ----------------------------------------------------------------------------------
 
@@ -162,7 +164,7 @@ function runProjection(docs: Doc[], projection: Doc): Doc[] {
   try {
     return find(docs, {}, projection).all() as Doc[]
   } catch (error) {
-    throw internalError(error instanceof Error ? error.message : String(error))
+    throw internalError(messageOf(error))
   }
 }
 

@@ -1,7 +1,7 @@
 // HTTP routes of one emulated collection: list, count, get, inserts, patches, upsert, deletes,
 // state changes and schema, wired to the store with the CRUD Service's status codes and bodies.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { CrudHttpError, CrudNotFound, STATES, internalError, isPlainObject, type CollectionModel, type CrudState, type Doc } from './model.js'
+import { CrudHttpError, CrudNotFound, STATES, internalError, type CollectionModel, type CrudState, type Doc } from './model.js'
 import { aclRowsFilter, combine, equalityDocument, translateFilter } from './filters.js'
 import { DEFAULT_LIMIT, decodeJsonParam, parseQuery, parseStates, type ParsedQuery, type QueryHeaders, type SpecialParam } from './params.js'
 import { applyPatch, upsertDocument, validatePatch, type PatchBody } from './patch.js'
@@ -19,6 +19,7 @@ import {
   validateStateBody,
   validateStateCommands,
 } from './values.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 export interface CollectionContext {
   model: CollectionModel

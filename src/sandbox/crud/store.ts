@@ -7,7 +7,9 @@
 // any stored document has an `_id` that is not a string, every lookup scans as before.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Query } from 'mingo'
-import { internalError, isPlainObject, type CollectionModel, type CrudIndexDefinition, type Doc } from './model.js'
+import { internalError, type CollectionModel, type CrudIndexDefinition, type Doc } from './model.js'
+import { isPlainObject } from '../../lib/plain-object.js'
+import { messageOf } from '../../lib/message-of.js'
 
 const DATABASE = 'crud'
 
@@ -30,7 +32,7 @@ export function compileFilter(filter: Doc): Query {
   try {
     return new Query(filter, {})
   } catch (error) {
-    throw internalError(error instanceof Error ? error.message : String(error))
+    throw internalError(messageOf(error))
   }
 }
 

@@ -5,7 +5,6 @@ import {
   OBJECT_ID,
   STATES,
   badRequest,
-  isPlainObject,
   kindOf,
   type CollectionModel,
   type CrudFieldSchema,
@@ -13,6 +12,7 @@ import {
   type Doc,
   type FieldKind,
 } from './model.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 const VALIDATION = 'FST_ERR_VALIDATION'
 const OBJECT_ID_PATTERN = '^[0-9a-fA-F]{24}$'

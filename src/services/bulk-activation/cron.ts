@@ -4,7 +4,7 @@
 // `/n` and comma lists; this module checks the ranges and computes fire times in local time, like
 // cron itself. Day of month and day of week follow Vixie cron: when both are restricted a day
 // matching either fires; `0` and `7` are both Sunday.
-import { ConfigError, type PollingInterval } from '../../config.js'
+import { ConfigError, type PollingInterval } from '../../config/index.js'
 
 export interface CronSchedule {
   seconds: ReadonlySet<number>

@@ -2,8 +2,9 @@
 // `PATCH /bulk`, checking what was really written.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudClient } from '../../clients/crud.js'
-import { UpstreamError } from '../../errors.js'
-import { UsersRepository, USERS_PAGE_SIZE } from '../users/repository.js'
+import { UpstreamError } from '../../errors/index.js'
+import { messageOf } from '../../lib/message-of.js'
+import { USERS_PAGE_SIZE, type UsersRepository } from '../users/repository.js'
 
 /** Items per `PATCH /bulk` call: the CRUD Service's page maximum. */
 const CRUD_PAGE = USERS_PAGE_SIZE
@@ -32,8 +33,7 @@ export const LINK_WRITE_ATTEMPTS = 3
  * than the chunk carried, the chunk is read back and only the users that do not hold their new id
  * are returned as not linked, with the reason. Never throws.
  */
-export async function writeLinks(crud: CrudClient, links: Link[], ctx: CallContext): Promise<NotLinked[]> {
-  const repository = new UsersRepository(crud.users)
+export async function writeLinks(crud: CrudClient, repository: UsersRepository, links: Link[], ctx: CallContext): Promise<NotLinked[]> {
   const notLinked: NotLinked[] = []
   const withoutAuthUser = JSON.stringify({ authUserId: { $exists: false } })
   for (let start = 0; start < links.length; start += CRUD_PAGE) {
@@ -52,7 +52,7 @@ export async function writeLinks(crud: CrudClient, links: Link[], ctx: CallConte
         answered = true
         allModified = modified === chunk.length
       } catch (error) {
-        reason = error instanceof Error ? error.message : 'unknown error'
+        reason = messageOf(error, 'unknown error')
         answered = error instanceof UpstreamError && error.status !== undefined
         if (!answered) unanswered = true
         ctx.log.warn({ err: error, attempt }, 'bulk activation: CRUD PATCH /bulk failed')

@@ -3,7 +3,7 @@
 // file, the intent to start its import, the Auth0 job id once started, what a recovery linked
 // after an unconfirmed start, and the file's outcome once linked.
 import type { ImportUser } from '../../auth-providers/provider.js'
-import type { BulkActivationFailure, BulkActivationResult } from './result.js'
+import { failure, type BulkActivationFailure, type BulkActivationResult } from './result.js'
 
 export interface PreparedFile {
   users: ImportUser[]
@@ -103,6 +103,26 @@ export function foldActivation(entries: readonly unknown[]): ActivationState {
 /** The users a start of this file imports: those no recovery found already. */
 export function usersToImport(file: FileState): ImportUser[] {
   return file.recovered.size === 0 ? file.users : file.users.filter((user) => !file.recovered.has(user.user_id))
+}
+
+/**
+ * The outcome of a file that ends without a completed import of its own: the users recovered
+ * from a lost import count; every other user fails with `error`, if any (none are left when a
+ * recovery found them all).
+ */
+export function fileEnded(file: FileState, error: { code: string; message: string } | undefined): ActivationEntry {
+  const failures = [...file.recoveredFailures]
+  if (error) {
+    for (const user of usersToImport(file)) failures.push(failure(file.crudIds.get(user.user_id)!, error.code, error.message))
+  }
+  return {
+    type: 'file-done',
+    file: file.index,
+    inserted: file.recoveredInserted,
+    updated: 0,
+    failures,
+    importCompleted: error === undefined || file.recoveredInserted > 0,
+  }
 }
 
 /** Users settled so far (for progress): failed, skipped, linked. */

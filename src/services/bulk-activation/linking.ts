@@ -5,13 +5,17 @@
 import type { AuthProvider, ImportError, ImportJob, ImportUser } from '../../auth-providers/provider.js'
 import type { CallContext } from '../../clients/http.js'
 import type { CrudClient } from '../../clients/crud.js'
+import type { UsersRepository } from '../users/repository.js'
 import { writeLinks, type Link } from './crud-users.js'
 import { AUTH0_USER_ID_PREFIX } from '../../auth-providers/auth0-contract.js'
-import { generatedAuthId, resolveAuthIds, sleep } from './resolve.js'
+import { messageOf } from '../../lib/message-of.js'
+import { sleep } from '../../lib/sleep.js'
+import { generatedAuthId, resolveAuthIds } from './resolve.js'
 import { ACTIVATION_ERROR_CODES, failure, type BulkActivationFailure } from './result.js'
 
 export interface LinkingDeps {
   crud: CrudClient
+  users: UsersRepository
   auth: AuthProvider
   lookupDelaysMs: readonly number[]
   /** Serializes the CRUD writes of the process: several 200-item bulk writes at once only queue up there. */
@@ -36,8 +40,6 @@ export interface LinkOutcome {
   updated: number
   failures: BulkActivationFailure[]
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : 'unknown error')
 
 /** The generated id an error entry is about: its `user_id`, else its email. */
 function generatedIdOf(entry: ImportError, crudIds: Map<string, string>, byEmail: Map<string, string>): string | undefined {
@@ -72,7 +74,7 @@ export async function writeAuthLinks(
   updated: Set<string>,
   ctx: CallContext,
 ): Promise<{ linked: number; failures: BulkActivationFailure[] }> {
-  const notLinked = await deps.serializeCrudWrites(() => writeLinks(deps.crud, links, ctx))
+  const notLinked = await deps.serializeCrudWrites(() => writeLinks(deps.crud, deps.users, links, ctx))
   const failures: BulkActivationFailure[] = []
   for (const link of notLinked) {
     const message = link.certain ? `authUserId could not be set: ${link.reason}` : `authUserId could not be confirmed (it may still be set): ${link.reason}`
@@ -130,7 +132,7 @@ export async function linkImport(
   const ours = new Set<string>()
   if (file.mayOverlapLostImport && failed.size > 0) {
     for (const delay of deps.lookupDelaysMs) {
-      await sleep(delay)
+      await sleep(delay, undefined, { unref: true })
       if (signal.aborted || ours.size === failed.size) break
       try {
         for (const id of await existingGeneratedIds(deps.auth, [...failed.keys()].filter((id) => !ours.has(id)), ctx)) ours.add(id)
@@ -168,7 +170,7 @@ export async function linkImport(
       try {
         await deps.auth.updateUser(resolved.authUserId, { blocked: true }, ctx)
       } catch (error) {
-        failures.push(failure(crudId, ACTIVATION_ERROR_CODES.authBlockFailed, `The existing auth user could not be blocked: ${messageOf(error)}`))
+        failures.push(failure(crudId, ACTIVATION_ERROR_CODES.authBlockFailed, `The existing auth user could not be blocked: ${messageOf(error, 'unknown error')}`))
         continue
       }
     }

@@ -5,7 +5,8 @@
 import { AUTH0_USER_ID_PREFIX } from '../../auth-providers/auth0-contract.js'
 import type { AuthProvider, ImportJob, ImportUser } from '../../auth-providers/provider.js'
 import type { CallContext } from '../../clients/http.js'
-import { UpstreamError } from '../../errors.js'
+import { UpstreamError } from '../../errors/index.js'
+import { sleep } from '../../lib/sleep.js'
 
 /** Waits before each search attempt: about 8 s in all, Auth0's usual indexing lag being "a few seconds". */
 export const DEFAULT_LOOKUP_DELAYS_MS: readonly number[] = [0, 250, 500, 1000, 2000, 4000]
@@ -34,13 +35,6 @@ export interface ResolveOptions {
   delaysMs: readonly number[]
   isClosed: () => boolean
 }
-
-/** Resolves after `ms`, without keeping the process alive. */
-export const sleep = (ms: number) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0) return resolve()
-    setTimeout(resolve, ms).unref()
-  })
 
 /** The auth id of the user an import inserts with this generated id. */
 export const generatedAuthId = (generatedId: string): string => AUTH0_USER_ID_PREFIX + generatedId
@@ -72,7 +66,7 @@ export async function resolveAuthIds(
   let updatedFound = 0
   let settled = false
   for (const delay of options.delaysMs) {
-    await sleep(delay)
+    await sleep(delay, undefined, { unref: true })
     if (options.isClosed()) break
     const pending = candidates.filter((entry) => !ids.has(entry.user_id)).map((entry) => entry.email)
     for (let start = 0; start < pending.length; start += EMAILS_PER_LOOKUP) {
@@ -81,7 +75,7 @@ export async function resolveAuthIds(
         profiles = await auth.listUsersByEmails(pending.slice(start, start + EMAILS_PER_LOOKUP), ctx)
       } catch (error) {
         ctx.log.warn({ err: error }, 'bulk activation: search of upserted users failed')
-        if (error instanceof UpstreamError && error.status === 429) await sleep(Math.min(error.retryAfterMs ?? 1000, MAX_RATE_LIMIT_WAIT_MS))
+        if (error instanceof UpstreamError && error.status === 429) await sleep(Math.min(error.retryAfterMs ?? 1000, MAX_RATE_LIMIT_WAIT_MS), undefined, { unref: true })
         continue
       }
       for (const profile of profiles) {

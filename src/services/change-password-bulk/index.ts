@@ -9,15 +9,17 @@
 // at a time across the replicas, so that together they keep the configured rate.
 import type { CallContext } from '../../clients/http.js'
 import type { HeaderMap } from '../../clients/headers.js'
-import type { CrudClient } from '../../clients/crud.js'
-import { UsersRepository, USERS_PAGE_SIZE } from '../users/repository.js'
+import type { UsersRepository } from '../users/repository.js'
+import { USERS_PAGE_SIZE } from '../users/repository.js'
 import type { AuthProvider } from '../../auth-providers/provider.js'
-import { UpstreamError } from '../../errors.js'
+import { UpstreamError } from '../../errors/index.js'
+import { messageOf } from '../../lib/message-of.js'
 import type { JobDefinition, JobEngine, JobExecution, RunOutcome } from '../../jobs/engine.js'
 import type { JobRecord } from '../../jobs/store.js'
-import { countJobItems } from '../../metrics.js'
+import { countJobItems } from '../../observability/metrics.js'
 import { OutcomeRecorder, Outcomes, type ChangePasswordFailure, type Outcome } from './outcomes.js'
 import { Pacer } from './pacer.js'
+import type { ChangePasswordBulkBody } from '../../schemas/jobs.js'
 
 export interface ChangePasswordBulkResult {
   summary: { failed: number; completed: number; total: number }
@@ -26,14 +28,13 @@ export interface ChangePasswordBulkResult {
 }
 
 /** What the job keeps from its request. */
-export interface ChangePasswordBulkInput {
-  authUsersIds: string[]
+export interface ChangePasswordBulkInput extends ChangePasswordBulkBody {
   /** The request's forwarded headers, replayed on every peer call of the job. */
   forwarded: HeaderMap
 }
 
 export interface ChangePasswordBulkDeps {
-  crud: CrudClient
+  users: UsersRepository
   auth: AuthProvider
   ratePerSecond: number
 }
@@ -48,14 +49,10 @@ export function maxInFlight(ratePerSecond: number): number {
   return Math.max(4, Math.ceil(ratePerSecond * 2))
 }
 
-function failureMessage(error: unknown): string {
-  return error instanceof Error ? error.message : 'unknown error'
-}
-
 /** Email of each auth user: from the CRUD users, else from the auth profiles. */
 async function resolveEmails(deps: ChangePasswordBulkDeps, ids: string[], ctx: CallContext): Promise<Map<string, string>> {
   const emails = new Map<string, string>()
-  const repository = new UsersRepository(deps.crud.users)
+  const repository = deps.users
   for (let start = 0; start < ids.length; start += USERS_PAGE_SIZE) {
     const chunk = ids.slice(start, start + USERS_PAGE_SIZE)
     try {
@@ -111,7 +108,7 @@ async function sendAll(
           queue.push(item)
           return
         }
-        outcome = { authUserId: item.authUserId, failure: failureMessage(error) }
+        outcome = { authUserId: item.authUserId, failure: messageOf(error, 'unknown error') }
       }
     }
     await recorder.record(outcome)
@@ -152,7 +149,7 @@ async function run(deps: ChangePasswordBulkDeps, execution: JobExecution<ChangeP
     try {
       emails = await resolveEmails(deps, pending, ctx)
     } catch (error) {
-      const failure = failureMessage(error)
+      const failure = messageOf(error, 'unknown error')
       await Promise.all(pending.map((authUserId) => recorder.record({ authUserId, failure })))
     }
     if (emails) await sendAll(deps, execution, pending, emails, recorder, ctx)
@@ -173,8 +170,8 @@ export function changePasswordBulkJob(deps: ChangePasswordBulkDeps): JobDefiniti
 }
 
 /** Records the job (each id once) and schedules it; answers the pending job. */
-export function submitChangePasswordBulk(engine: JobEngine, authUsersIds: string[], ctx: CallContext): Promise<JobRecord> {
-  const ids = [...new Set(authUsersIds)]
+export function submitChangePasswordBulk(engine: JobEngine, body: ChangePasswordBulkBody, ctx: CallContext): Promise<JobRecord> {
+  const ids = [...new Set(body.authUsersIds)]
   const input: ChangePasswordBulkInput = { authUsersIds: ids, forwarded: ctx.forwarded }
   return engine.submit('change-password', input, ids.length)
 }

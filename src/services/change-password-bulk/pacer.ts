@@ -1,6 +1,5 @@
 // The pace of the change-password job: send slots `1000 / rate` ms apart, pushed back by a 429.
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { sleep } from '../../lib/sleep.js'
 
 /**
  * Hands out send slots `1000 / rate` ms apart; a 429 pushes the next slot back. A slot whose

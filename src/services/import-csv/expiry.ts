@@ -5,7 +5,6 @@ import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES } from '../../clients/crud.js'
 import { Rollback } from '../rollback.js'
 import { expirationOf, scheduleExpiry, type UsersDeps } from '../users/context.js'
-import { UsersRepository } from '../users/repository.js'
 import type { ImportRow } from './rows.js'
 
 /** Timer calls of one batch running at once. */
@@ -80,7 +79,7 @@ export async function preparePatchExpiries(deps: UsersDeps, rows: readonly Impor
   const expiring = expiringRows(deps, rows.map((row) => ({ row })))
   if (!timer || expiring.length === 0) return NO_EXPIRIES
   const ids = [...new Set(expiring.map(({ row }) => row.id!))]
-  const current = await new UsersRepository(deps.crud.users).byIds(ids, ctx, '_id,expirationDate,expirationId', { oneByOneOnRefusal: false })
+  const current = await deps.users.byIds(ids, ctx, '_id,expirationDate,expirationId', { oneByOneOnRefusal: false })
 
   const extraSet = new Map<number, Record<string, unknown>>()
   const created = new Map<number, string>()

@@ -2,7 +2,7 @@
 // present and known, no server-managed field, cells typed and validated with the group schema.
 // Messages name fields and rules, never cell values (they may be personal data).
 import type { CallContext } from '../../clients/http.js'
-import { HttpError } from '../../errors.js'
+import { HttpError } from '../../errors/index.js'
 import type { GroupSchemaCache, UserGroup } from '../group-schemas.js'
 import { SERVER_MANAGED_FIELDS } from '../users/fields.js'
 import { typeRecord } from './typing.js'

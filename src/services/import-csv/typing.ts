@@ -2,19 +2,14 @@
 // `properties` say which ones are numbers, integers, booleans, `[a, b]` arrays or JSON objects.
 // A cell that does not look like its type is left a string, so the group validation names the
 // field and the rule (`age must be number`) instead of the value.
-
-type Schema = Record<string, unknown>
+import { isPlainObject } from '../../lib/plain-object.js'
 
 const DATE_FORMATS = new Set(['date-time', 'date', 'time'])
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
 
-function isSchema(value: unknown): value is Schema {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /** The JSON types a schema allows; empty when it declares none (anything goes: kept as text). */
 function typesOf(schema: unknown): string[] {
-  if (!isSchema(schema)) return []
+  if (!isPlainObject(schema, 'any')) return []
   const { type } = schema
   if (typeof type === 'string') return [type]
   return Array.isArray(type) ? type.filter((item): item is string => typeof item === 'string') : []
@@ -46,7 +41,7 @@ function asObject(text: string): Record<string, unknown> | undefined {
   if (!trimmed.startsWith('{')) return undefined
   try {
     const parsed: unknown = JSON.parse(trimmed)
-    return isSchema(parsed) ? parsed : undefined
+    return isPlainObject(parsed, 'any') ? parsed : undefined
   } catch {
     return undefined
   }
@@ -61,10 +56,10 @@ function asObject(text: string): Record<string, unknown> | undefined {
 export function typeCell(text: string, schema: unknown): unknown {
   const types = typesOf(schema)
   if (types.length === 0 || types.includes('string')) {
-    return isSchema(schema) && typeof schema.format === 'string' && DATE_FORMATS.has(schema.format) ? text.trim() : text
+    return isPlainObject(schema, 'any') && typeof schema.format === 'string' && DATE_FORMATS.has(schema.format) ? text.trim() : text
   }
   if (types.includes('array')) {
-    const array = asArray(text, isSchema(schema) ? schema.items : undefined)
+    const array = asArray(text, isPlainObject(schema, 'any') ? schema.items : undefined)
     if (array !== undefined) return array
   }
   if (types.includes('number') || types.includes('integer')) {

@@ -4,11 +4,10 @@
 // retried row by row so that only the bad rows are reported, and no row is ever written twice.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudUpdate } from '../../clients/crud.js'
-import { UpstreamError, mayHaveLanded } from '../../errors.js'
-import { crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../refusals.js'
+import { UpstreamError, mayHaveLanded } from '../../errors/index.js'
+import { crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../clients/crud-refusals.js'
 import type { UsersDeps } from '../users/context.js'
 import { CLOCK_SLACK_MS, insertUser, insertedPrefix } from '../users/read-back.js'
-import { UsersRepository } from '../users/repository.js'
 import { preparePatchExpiries, scheduleInserted } from './expiry.js'
 import { skipping, type ImportRow, type RowError } from './rows.js'
 
@@ -221,7 +220,7 @@ export class ImportWriter {
   private async patchedIds(ids: string[], modified: number): Promise<Set<string> | undefined> {
     if (modified >= ids.length) return new Set(ids)
     try {
-      const existing = await new UsersRepository(this.deps.crud.users).byIds([...new Set(ids)], this.ctx, '_id', { oneByOneOnRefusal: false })
+      const existing = await this.deps.users.byIds([...new Set(ids)], this.ctx, '_id', { oneByOneOnRefusal: false })
       return new Set(existing.keys())
     } catch (error) {
       if (error instanceof UpstreamError && error.status === 400) return undefined

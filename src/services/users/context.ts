@@ -1,6 +1,6 @@
 // What the user operations share: their dependencies and the steps several of them take
 // (scheduling the expiry callback, granting roles).
-import type { Config } from '../../config.js'
+import type { Config } from '../../config/index.js'
 import type { CallContext } from '../../clients/http.js'
 import type { CrudClient } from '../../clients/crud.js'
 import type { RondClient } from '../../clients/rond.js'
@@ -8,9 +8,10 @@ import type { TimerClient } from '../../clients/timer.js'
 import { pickHeaders } from '../../clients/headers.js'
 import type { AuthProvider, AuthUserChanges } from '../../auth-providers/provider.js'
 import type { GroupSchemaCache } from '../group-schemas.js'
+import type { UsersRepository } from './repository.js'
 import type { Rollback } from '../rollback.js'
 import { settleLostWrite, type LostWriteOptions } from '../lost-writes.js'
-import { mayHaveLanded } from '../../errors.js'
+import { mayHaveLanded } from '../../errors/index.js'
 
 export interface UsersDeps {
   config: Config
@@ -19,6 +20,8 @@ export interface UsersDeps {
   rond: RondClient
   timer: TimerClient | undefined
   groups: GroupSchemaCache
+  /** The users collection as the operations read it. */
+  users: UsersRepository
 }
 
 /** What the Timer Service sends back to ums when a user expires: block that user. */

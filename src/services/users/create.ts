@@ -3,24 +3,15 @@
 // user behind.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudDocument } from '../../clients/crud.js'
-import { UpstreamError, badRequest, conflict, notFound } from '../../errors.js'
-import { explainAuthConflict } from '../../refusals.js'
+import { UpstreamError, badRequest, conflict, notFound } from '../../errors/index.js'
+import { explainAuthConflict } from './auth-conflict.js'
 import { generatePassword } from '../passwords.js'
 import { settleLostWrite } from '../lost-writes.js'
 import { Rollback } from '../rollback.js'
 import { assertClientWritable, stringArray } from './fields.js'
 import { CLOCK_SLACK_MS, insertUser, patchUserReadBack, showsPatch } from './read-back.js'
 import { expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
-
-export interface NewUserBody extends Record<string, unknown> {
-  userGroup: string
-  password?: string
-}
-
-export interface CreateOptions {
-  postponeAuthUserCreation: boolean
-  sendResetPwdEmail: boolean
-}
+import type { CreateOptions, NewUserBody, NewUserWithIdBody, RegisterOptions, RegisterUserBody } from '../../schemas/users.js'
 
 /** The user without the password, which goes to the auth service only. */
 function withoutPassword(body: Record<string, unknown>): Record<string, unknown> {
@@ -184,7 +175,7 @@ export async function createUser(deps: UsersDeps, body: NewUserBody, options: Cr
 /** POST /users/with-id: a CRUD user for an auth user that already exists. */
 export async function createUserWithId(
   deps: UsersDeps,
-  body: NewUserBody & { authUserId: string },
+  body: NewUserWithIdBody,
   ctx: CallContext,
 ): Promise<{ _id: string }> {
   const { authUserId, ...rest } = body
@@ -220,8 +211,8 @@ export async function createUserWithId(
 /** POST /users/register: the auth user of a CRUD user created with postponeAuthUserCreation. */
 export async function registerUser(
   deps: UsersDeps,
-  body: { _id: string; password?: string },
-  options: { sendResetPwdEmail: boolean },
+  body: RegisterUserBody,
+  options: RegisterOptions,
   ctx: CallContext,
 ): Promise<void> {
   const rollback = new Rollback('registerUser', ctx.log, { userId: body._id })

@@ -1,6 +1,8 @@
 // Which user fields clients may write, and how a CRUD patch body changes a user document
 // (used to validate the result against the group schema before anything is written).
-import { badRequest } from '../../errors.js'
+import { badRequest } from '../../errors/index.js'
+import { isPlainObject } from '../../lib/plain-object.js'
+import type { UserPatch } from '../../schemas/user-patch.js'
 
 /** Written only by ums or the CRUD: 400 when a client body sets them. */
 export const CLIENT_FORBIDDEN_FIELDS = ['authUserId', 'expirationId', '_id', '__STATE__'] as const
@@ -8,18 +10,9 @@ export const CLIENT_FORBIDDEN_FIELDS = ['authUserId', 'expirationId', '_id', '__
 /** Fields of a user document the group schema never sees. */
 export const SERVER_MANAGED_FIELDS = [...CLIENT_FORBIDDEN_FIELDS, 'creatorId', 'createdAt', 'updaterId', 'updatedAt'] as const
 
-/** Fields kept in step with the auth service. */
-export const AUTH_SYNCED_FIELDS = ['email', 'username', 'blocked'] as const
-
-export const PATCH_OPERATORS = ['$set', '$unset', '$inc', '$mul', '$currentDate', '$push', '$pull', '$addToSet'] as const
-export type PatchOperator = (typeof PATCH_OPERATORS)[number]
-export type UserPatch = Partial<Record<PatchOperator, Record<string, unknown>>>
+export { PATCH_OPERATORS, type UserPatch } from '../../schemas/user-patch.js'
 
 type Doc = Record<string, unknown>
-
-export function isPlainObject(value: unknown): value is Doc {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date)
-}
 
 /** 400 when `fields` (top-level keys, or first segments of dotted paths) name a forbidden field. */
 export function assertClientWritable(fields: Iterable<string>, verb: 'set' | 'modified'): void {
@@ -39,7 +32,7 @@ function parentOf(doc: Doc, path: string, create: boolean): { parent: Doc; key: 
   let current: Doc = doc
   for (const segment of segments.slice(0, -1)) {
     const next = current[segment]
-    if (!isPlainObject(next)) {
+    if (!isPlainObject(next, 'not-date')) {
       if (!create) return undefined
       current[segment] = {}
     }
@@ -59,7 +52,7 @@ function write(doc: Doc, path: string, value: unknown): void {
 }
 
 function eachItems(value: unknown): unknown[] {
-  return isPlainObject(value) && Array.isArray(value.$each) ? value.$each : [value]
+  return isPlainObject(value, 'not-date') && Array.isArray(value.$each) ? value.$each : [value]
 }
 
 /** Deep equality of JSON values (what MongoDB compares for $addToSet and $pull). */
@@ -73,13 +66,13 @@ function compare(a: unknown, b: unknown): number {
 /** `$push` with its modifiers, in MongoDB's order: `$position`, then `$sort`, then `$slice`. */
 function pushed(current: unknown[], value: unknown): unknown[] {
   const items = eachItems(value)
-  const modifiers = isPlainObject(value) && Array.isArray(value.$each) ? value : {}
+  const modifiers = isPlainObject(value, 'not-date') && Array.isArray(value.$each) ? value : {}
   const result = [...current]
   const position = typeof modifiers.$position === 'number' ? modifiers.$position : result.length
   result.splice(position < 0 ? Math.max(0, result.length + position) : position, 0, ...items)
   const sort = modifiers.$sort
   if (typeof sort === 'number') result.sort((a, b) => sort * compare(a, b))
-  else if (isPlainObject(sort)) {
+  else if (isPlainObject(sort, 'not-date')) {
     const keys = Object.entries(sort) as Array<[string, number]>
     result.sort((a, b) => {
       for (const [key, direction] of keys) {
@@ -107,7 +100,7 @@ const PULL_OPERATORS: Record<string, (item: unknown, operand: unknown) => boolea
 
 /** Whether `$pull` removes `item`: an equal value, a condition on the value, or on its fields. */
 function pulls(item: unknown, condition: unknown): boolean {
-  if (!isPlainObject(condition)) return sameValue(item, condition)
+  if (!isPlainObject(condition, 'not-date')) return sameValue(item, condition)
   const entries = Object.entries(condition)
   if (entries.length > 0 && entries.every(([key]) => key.startsWith('$'))) {
     return entries.every(([operator, operand]) => {
@@ -116,7 +109,7 @@ function pulls(item: unknown, condition: unknown): boolean {
       return test(item, operand)
     })
   }
-  return isPlainObject(item) && entries.every(([key, expected]) => pulls(item[key], expected))
+  return isPlainObject(item, 'not-date') && entries.every(([key, expected]) => pulls(item[key], expected))
 }
 
 /** The document as MongoDB would leave it after `patch` (enough to validate it). */

@@ -6,9 +6,10 @@
 // created at that instant are matched to the rows in order until one row has no match.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudCollection, type CrudDocument, type CrudUpdate } from '../../clients/crud.js'
-import { UpstreamError } from '../../errors.js'
+import { UpstreamError } from '../../errors/index.js'
 import { settleLostWrite, type LostWriteOptions } from '../lost-writes.js'
-import { applyPatch, isPlainObject, patchedPaths, type UserPatch } from './fields.js'
+import { applyPatch, patchedPaths, type UserPatch } from './fields.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 /** How far the CRUD's clock (its `createdAt`) may be behind ours. */
 export const CLOCK_SLACK_MS = 2_000
@@ -21,8 +22,8 @@ export function sameValue(written: unknown, stored: unknown): boolean {
   if (Array.isArray(written)) {
     return Array.isArray(stored) && written.length === stored.length && written.every((item, index) => sameValue(item, stored[index]))
   }
-  if (isPlainObject(written)) {
-    return isPlainObject(stored) && Object.entries(written).every(([key, value]) => sameValue(value, stored[key]))
+  if (isPlainObject(written, 'not-date')) {
+    return isPlainObject(stored, 'not-date') && Object.entries(written).every(([key, value]) => sameValue(value, stored[key]))
   }
   if (written === stored) return true
   if (written === undefined || written === null || stored === undefined || stored === null) return false

@@ -3,7 +3,7 @@
 // listed page gets the configured auth properties merged in (one auth call per 100 users).
 import type { Readable } from 'node:stream'
 import { transportReason, type CallContext } from '../../clients/http.js'
-import { HttpError, UpstreamError } from '../../errors.js'
+import { HttpError, UpstreamError } from '../../errors/index.js'
 import type { UsersDeps } from './context.js'
 
 export type UsersRead = { kind: 'list' } | { kind: 'count' } | { kind: 'one'; id: string }

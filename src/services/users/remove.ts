@@ -4,10 +4,10 @@
 // idempotent, so calling again after a partial failure resumes from where the user was left.
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument, CrudState } from '../../clients/crud.js'
-import { UpstreamError, notFound } from '../../errors.js'
+import { UpstreamError, notFound } from '../../errors/index.js'
 import { settleLostWrite } from '../lost-writes.js'
 import { expirationOf, updateAuthUser, type UsersDeps } from './context.js'
-import { UsersRepository } from './repository.js'
+import type { StateChanges } from '../../schemas/users.js'
 
 /** Source states the CRUD's `POST /state` accepts per target (its transition table). */
 export const STATE_SOURCES: Record<CrudState, CrudState[]> = {
@@ -153,7 +153,7 @@ async function moveUser(deps: UsersDeps, user: StoredUser, stateTo: CrudState, c
 
 /** Every user matching `filter` in one of `states`. */
 function usersMatching(deps: UsersDeps, filter: Record<string, unknown>, states: CrudState[], ctx: CallContext): Promise<StoredUser[]> {
-  return new UsersRepository(deps.crud.users).all<StoredUser>(filter, ctx, { states: states.join(','), fields: STATE_CHANGE_FIELDS })
+  return deps.users.all<StoredUser>(filter, ctx, { states: states.join(','), fields: STATE_CHANGE_FIELDS })
 }
 
 /** Runs `task` over `items` with at most `limit` at once; the first failure stops new starts. */
@@ -177,7 +177,7 @@ async function forEachLimited<T>(items: T[], limit: number, task: (item: T) => P
 /** POST /users/state: every user matching each filter, in a state the CRUD can move, is moved. */
 export async function changeUsersState(
   deps: UsersDeps,
-  commands: Array<{ filter: Record<string, unknown>; stateTo: CrudState }>,
+  commands: StateChanges,
   ctx: CallContext,
 ): Promise<number> {
   let changed = 0

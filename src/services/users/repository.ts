@@ -2,7 +2,7 @@
 // or by `authUserId` in chunks, and the one rule of who must not be able to log in.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudCollection } from '../../clients/crud.js'
-import { UpstreamError } from '../../errors.js'
+import { UpstreamError } from '../../errors/index.js'
 
 /** Ids per `$in` read and documents per page: the CRUD Service's page maximum. */
 export const USERS_PAGE_SIZE = 200

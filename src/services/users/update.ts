@@ -4,7 +4,7 @@
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument } from '../../clients/crud.js'
 import type { AuthUserChanges } from '../../auth-providers/provider.js'
-import { badRequest, mayHaveLanded, notFound } from '../../errors.js'
+import { badRequest, mayHaveLanded, notFound } from '../../errors/index.js'
 import { repeatIfLost } from '../lost-writes.js'
 import { Rollback } from '../rollback.js'
 import {
@@ -12,7 +12,6 @@ import {
   applyPatch,
   assertClientWritable,
   compensatingPatch,
-  isPlainObject,
   patchedPaths,
   sameValue,
   stringArray,
@@ -21,6 +20,7 @@ import {
 import { expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
 import { patchUserReadBack, showsUpdate } from './read-back.js'
 import { mustBeBlocked } from './repository.js'
+import { isPlainObject } from '../../lib/plain-object.js'
 
 function authChanges(before: CrudDocument, after: Record<string, unknown>): { apply: AuthUserChanges; restore: AuthUserChanges } {
   const apply: AuthUserChanges = {}
@@ -55,7 +55,7 @@ function validatePatchShape(patch: UserPatch): void {
     // A bare field (`{"name": "x"}`) is the usual mistake: say that an operator was expected.
     if (!key.startsWith('$')) throw badRequest(`body.${key} is not an update operator: expected ${OPERATOR_LIST}`, 'UMS_INVALID_UPDATE')
     if (!(PATCH_OPERATORS as readonly string[]).includes(key)) throw badRequest(`body.${key} is not a supported update operator`, 'UMS_INVALID_UPDATE')
-    if (!isPlainObject(patch[key as keyof UserPatch])) throw badRequest(`body.${key} must be object`, 'UMS_INVALID_UPDATE')
+    if (!isPlainObject(patch[key as keyof UserPatch], 'not-date')) throw badRequest(`body.${key} must be object`, 'UMS_INVALID_UPDATE')
   }
   const paths = patchedPaths(patch)
   // The patch is applied to a plain object to predict the user: a `__proto__` segment would reach

@@ -2,6 +2,10 @@
 // pino JSON, epoch-ms time, secrets redacted everywhere, status routes silent.
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
+import { SECRET_HEADERS } from '../clients/headers.js'
+
+/** `set-cookie` → `Set-Cookie`: how headers are spelt where they are not lower-cased. */
+const headerCase = (name: string) => name.replace(/(^|-)([a-z])/g, (_match, dash: string, letter: string) => `${dash}${letter.toUpperCase()}`)
 
 const SECRET_KEYS = [
   'password',
@@ -12,14 +16,7 @@ const SECRET_KEYS = [
   'access_token',
   'idToken',
   'id_token',
-  'authorization',
-  'Authorization',
-  'cookie',
-  'Cookie',
-  'set-cookie',
-  'Set-Cookie',
-  'client-key',
-  'secret',
+  ...SECRET_HEADERS.flatMap((name) => [name, headerCase(name)]),
 ]
 
 /** Redacted at the top level, one level below (e.g. `headers.cookie`) and two (`req.headers.cookie`). */

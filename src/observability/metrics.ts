@@ -13,12 +13,9 @@ import promClient, { Counter, Gauge, Histogram, Registry } from 'prom-client'
 // A CommonJS module whose plugin is its `default` export.
 import fastifyMetricsModule from 'fastify-metrics'
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { PeerService } from './errors.js'
+import type { PeerService, TransportOutcome } from '../clients/peer.js'
 
 const METRICS_PATH = '/-/metrics'
-
-/** How a peer call ended below HTTP; otherwise its outcome is the status code. */
-export type TransportOutcome = 'timeout' | 'refused' | 'reset' | 'error'
 
 const peerRequestDuration = new Histogram({
   name: 'ums_peer_request_duration_seconds',

@@ -1,12 +1,10 @@
 // The error types and the one mapping from any failure to the reply: every error body has
-// Fastify's shape {statusCode, error, message, code}, its code from src/error-codes.ts.
+// Fastify's shape {statusCode, error, message, code}, its code from codes.ts.
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyRequest } from 'fastify'
-import { PASSED_THROUGH_CODES, type ErrorCode } from './error-codes.js'
-import { refusalOf, type Refusal } from './refusals.js'
-import type { TransportOutcome } from './metrics.js'
-
-export type PeerService = 'CRUD' | 'AUTH' | 'ROND' | 'TIMER'
+import { JOB_STORE_UNAVAILABLE, PASSED_THROUGH_CODES, type ErrorCode } from './codes.js'
+import { JobStoreUnavailable } from '../jobs/engine.js'
+import type { PeerService, TransportOutcome } from '../clients/peer.js'
 
 export function reasonPhrase(statusCode: number): string {
   return STATUS_CODES[statusCode] ?? 'Error'
@@ -39,6 +37,16 @@ export const badRequest = (message: string, code: ErrorCode) => new HttpError(40
 export const notFound = (message: string, code: ErrorCode) => new HttpError(404, message, code)
 export const conflict = (message: string, code: ErrorCode) => new HttpError(409, message, code)
 
+/** Why a peer refused the caller's data, as its client read it from the peer's answer. */
+export interface Refusal {
+  /** What the caller gets when the operation lets this kind of refusal through. */
+  status: 400 | 409
+  /** Why, naming fields only; undefined when the answer does not say. */
+  reason: string | undefined
+  /** Replaces "responded with a <status> status code" when that status would mislead the caller. */
+  answer?: string
+}
+
 /**
  * A peer call that did not succeed: a non-2xx answer (`status`) or a transport failure
  * (`reason`: timeout, refused connection, reset). `route` is the peer's route template, e.g.
@@ -46,8 +54,8 @@ export const conflict = (message: string, code: ErrorCode) => new HttpError(409,
  */
 export class UpstreamError extends Error {
   override name = 'UpstreamError'
-  /** How the peer refused the caller's data, when it did (src/refusals.ts). */
-  refusal: Refusal | undefined
+  /** How the peer refused the caller's data, when it did: set by the peer's client, which can read its answers. */
+  refusal: Refusal | undefined = undefined
 
   constructor(
     readonly service: PeerService,
@@ -63,7 +71,6 @@ export class UpstreamError extends Error {
     readonly transport?: TransportOutcome,
   ) {
     super(UpstreamError.describe(service, method, route, status, reason))
-    this.refusal = status === undefined ? undefined : refusalOf(this)
   }
 
   static describe(service: PeerService, method: string, route: string, status?: number, reason?: string): string {
@@ -151,11 +158,16 @@ function unsupportedMediaType(request: FastifyRequest): string {
 
 /**
  * Any failure of a request as its reply body: HttpErrors as they are, upstream failures through
- * the route's operation, Fastify's own client errors with their code, everything else masked
+ * the route's operation, an unavailable job store as a 503, Fastify's own client errors with their code, everything else masked
  * (its message may carry personal data). `error` is what to log for a 5xx.
  */
 export function errorReply(thrown: FastifyError | Error, request: FastifyRequest): { body: ErrorBody; error: Error } {
-  const error = thrown instanceof UpstreamError ? upstreamFailure(thrown, request.routeOptions.config.operation) : thrown
+  const error =
+    thrown instanceof UpstreamError
+      ? upstreamFailure(thrown, request.routeOptions.config.operation)
+      : thrown instanceof JobStoreUnavailable
+        ? new HttpError(503, thrown.message, JOB_STORE_UNAVAILABLE)
+        : thrown
   if (error instanceof HttpError) return { body: error.toBody(), error }
   const fastifyError = error as FastifyError
   if (fastifyError.validation) {

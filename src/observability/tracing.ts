@@ -4,7 +4,7 @@
 // has to run before the server takes its first request, and buildApp starts it before registering
 // any route. With tracing off the SDK is never imported; only the API's no-op stays loaded.
 //
-// The SDK reads its OTEL_* variables itself (config.ts lists the ones that matter) and exports
+// The SDK reads its OTEL_* variables itself (the env schema lists the ones that matter) and exports
 // traces only: metrics are served at /-/metrics and logs are pino lines on stdout.
 //
 // The W3C trace headers reach the peers with tracing off too: they are in the forwarded header set
@@ -12,8 +12,8 @@
 import { diag, propagation, trace, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type DiagLogger, type Span, type Tracer } from '@opentelemetry/api'
 import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { W3C_TRACE_HEADERS, pickHeaders, type HeaderMap } from './clients/headers.js'
-import type { TransportOutcome } from './metrics.js'
+import { W3C_TRACE_HEADERS, pickHeaders, type HeaderMap } from '../clients/headers.js'
+import type { TransportOutcome } from '../clients/peer.js'
 
 export interface TracingOptions {
   /** `service.name` and `service.version` unless OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES say otherwise. */
