@@ -75,9 +75,17 @@ interface SubmittedJob extends PlannedJob {
   endedAt?: number
   status?: string
   summary?: Record<string, unknown>
-  /** The last progress seen and when it last changed (from the first progress on). */
+  /** The last progress seen. */
   lastProgress?: string
-  lastChangeAt?: number
+}
+
+/**
+ * The jobs of one kind as a lane: while any of them is pending, one of them should be moving (the
+ * exclusive kinds run one job at a time, so one job's wait behind another is no stall). A stall is
+ * the time since any job of the kind was submitted, progressed or ended, while one is pending.
+ */
+interface Lane {
+  lastMoveAt: number
   longestStallMs: number
 }
 
@@ -95,8 +103,10 @@ export interface ChaosReport {
   /** From the first submission to the last job's end. */
   wallMs: number
   completedPerMinute: number
-  /** The longest time a started job's progress did not change while it was pending. */
+  /** The longest time no job of a kind moved (progressed or ended) while one of that kind was pending. */
   longestStallMs: number
+  /** The same, by kind. */
+  stallsMs: Partial<Record<ChaosJobKind, number>>
   emailsSent: number
   emailsDistinct: number
   /** Emails sent again, and the bound: sends in flight at each SIGKILL. */
@@ -217,7 +227,7 @@ async function submit(replicas: Replica[], emulators: Emulators, planned: Planne
       const answer = await call(replica.process!.url, 'POST', JOB_PATHS[planned.kind].start, { json: body }).catch(() => undefined)
       if (answer?.status === 202) {
         const jobId = (answer.body as { jobId: string }).jobId
-        return { ...planned, jobId, path: `${JOB_PATHS[planned.kind].read}/${jobId}`, ids, submittedAt: Date.now(), longestStallMs: 0 }
+        return { ...planned, jobId, path: `${JOB_PATHS[planned.kind].read}/${jobId}`, ids, submittedAt: Date.now() }
       }
       if (answer !== undefined) throw new Error(`${planned.kind} refused by ${replica.name}: ${answer.status} ${answer.text}`)
     }
@@ -225,30 +235,37 @@ async function submit(replicas: Replica[], emulators: Emulators, planned: Planne
   }
 }
 
-/** Reads every pending job on a ready replica, recording ends and progress stalls. */
-async function observe(replicas: Replica[], jobs: SubmittedJob[], turn: number): Promise<void> {
-  for (const job of jobs) {
-    if (job.status !== undefined && job.status !== 'pending') continue
-    const replica = readyFrom(replicas, turn + jobs.indexOf(job))
-    if (!replica) return
-    const answer = await call(replica.process!.url, 'GET', job.path).catch(() => undefined)
-    if (answer?.status !== 200) continue
-    const record = answer.body as { status: string; progress?: { done: number }; summary?: Record<string, unknown> }
-    const now = Date.now()
-    job.status = record.status
-    if (record.status !== 'pending') {
-      job.endedAt = now
-      job.summary = record.summary
-      continue
-    }
-    const progress = JSON.stringify(record.progress)
-    if ((record.progress?.done ?? 0) === 0 && job.lastProgress === undefined) continue
-    if (progress !== job.lastProgress) {
-      job.lastProgress = progress
-      job.lastChangeAt = now
-    } else {
-      job.longestStallMs = Math.max(job.longestStallMs, now - job.lastChangeAt!)
-    }
+/** Jobs read at once by the observer: each turn must stay short next to the stalls it measures. */
+const OBSERVED_AT_ONCE = 16
+
+/** Reads every pending job on a ready replica, recording ends, progress and the lanes' stalls. */
+async function observe(replicas: Replica[], jobs: SubmittedJob[], lanes: Map<ChaosJobKind, Lane>, turn: number): Promise<void> {
+  const pending = jobs.filter((job) => job.status === undefined || job.status === 'pending')
+  for (let start = 0; start < pending.length; start += OBSERVED_AT_ONCE) {
+    await Promise.all(
+      pending.slice(start, start + OBSERVED_AT_ONCE).map(async (job, index) => {
+        const replica = readyFrom(replicas, turn + start + index)
+        if (!replica) return
+        const answer = await call(replica.process!.url, 'GET', job.path).catch(() => undefined)
+        if (answer?.status !== 200) return
+        const record = answer.body as { status: string; progress?: unknown; summary?: Record<string, unknown> }
+        const now = Date.now()
+        job.status = record.status
+        const progress = JSON.stringify(record.progress)
+        if (record.status !== 'pending') {
+          job.endedAt = now
+          job.summary = record.summary
+        } else if (progress === job.lastProgress) {
+          return
+        }
+        job.lastProgress = progress
+        lanes.get(job.kind)!.lastMoveAt = now
+      }),
+    )
+  }
+  const now = Date.now()
+  for (const [kind, lane] of lanes) {
+    if (jobs.some((job) => job.kind === kind && (job.status === undefined || job.status === 'pending'))) lane.longestStallMs = Math.max(lane.longestStallMs, now - lane.lastMoveAt)
   }
 }
 
@@ -267,6 +284,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: String(options.rate),
     // The final dry run must see every change, however recent.
     RECONCILE_RECENT_WINDOW_MS: '0',
+    // The production default: the workload loads this machine, and what is measured is kills, not slow peers.
+    UPSTREAM_TIMEOUT_MS: '10000',
   }
   const replicas: Replica[] = []
   for (let index = 0; index < options.replicas; index += 1) replicas.push(new Replica(String.fromCharCode(65 + index), await freePort(), env))
@@ -278,9 +297,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const startedAt = Date.now()
     const restarts: Array<Promise<void>> = []
     let stopObserving = false
+    const lanes = new Map<ChaosJobKind, Lane>()
     const observer = (async () => {
       for (let turn = 0; !stopObserving; turn += 1) {
-        await observe(replicas, submitted, turn)
+        await observe(replicas, submitted, lanes, turn)
         await sleep(250)
       }
     })()
@@ -291,7 +311,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // Waiting for a kill past the jobs' end would only delay the checks.
       while (Date.now() < startedAt + event.atMs && !('kill' in event && allEnded())) await sleep(Math.min(250, startedAt + event.atMs - Date.now()))
       if ('job' in event) {
-        submitted.push(await submit(replicas, emulators, event.job, submitted.length))
+        const job = await submit(replicas, emulators, event.job, submitted.length)
+        submitted.push(job)
+        // A lane with nothing pending was idle, not stalled: it starts moving with this job.
+        const lane = lanes.get(job.kind)
+        const idle = !submitted.some((other) => other !== job && other.kind === job.kind && (other.status === undefined || other.status === 'pending'))
+        if (!lane) lanes.set(job.kind, { lastMoveAt: job.submittedAt, longestStallMs: 0 })
+        else if (idle) lane.lastMoveAt = job.submittedAt
         continue
       }
       const { kill } = event
@@ -346,7 +372,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       jobs: submitted.map((job) => ({ kind: job.kind, size: job.size, jobId: job.jobId, status: job.status, summary: job.summary, durationMs: job.endedAt === undefined ? undefined : job.endedAt - job.submittedAt })),
       wallMs,
       completedPerMinute: (submitted.filter((job) => job.status === 'completed').length / wallMs) * 60_000,
-      longestStallMs: Math.max(0, ...submitted.map((job) => job.longestStallMs)),
+      longestStallMs: Math.max(0, ...[...lanes.values()].map((lane) => lane.longestStallMs)),
+      stallsMs: Object.fromEntries([...lanes].map(([kind, lane]) => [kind, lane.longestStallMs])),
       emailsSent: emails.length,
       emailsDistinct,
       repeatedEmails: emails.length - emailsDistinct,
