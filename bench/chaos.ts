@@ -1,6 +1,8 @@
 // Chaos at scale, on PostgreSQL and on Redis: the workload of tests/jobs/chaos.test.ts (three ums
 // replicas on one store, jobs of every kind sent to random replicas, random SIGKILLs and SIGTERMs
-// with restarts) at ten times its job count, with a kill every 5–15 s until every job has ended.
+// with restarts) at ten times its activation and change-password jobs, with a kill every 5–15 s
+// until every job has ended. Reconciliation dry runs stay at the test's rate (one per 20 s): each
+// reads every user, and ten times as many over ten times the users would take hours.
 // Reported per store: jobs completed per minute, the longest time no job of a kind made progress
 // while one was pending (bar: the lock lifetime + 2 s, the time a crashed replica's job may wait to
 // be taken over) and the emails sent twice (bar: the sends in flight at each SIGKILL). Every check
@@ -14,8 +16,9 @@ import { DURABLE_STORES, isolatedStore, STORE_LABELS, type StoreKind } from './s
 const LOCK_LIFETIME_MS = 3_000
 const STALL_BAR_MS = LOCK_LIFETIME_MS + 2_000
 const RATE = 100
-/** The chaos test submits a job every 4 s; ten times as many here. */
-const JOBS_PER_SECOND = 10 / 4
+/** The chaos test submits a job every 4 s, a fifth of them dry runs; ten times as many of the others here. */
+const JOBS_PER_SECOND = (10 * 4) / 5 / 4
+const RECONCILES_PER_SECOND = 1 / 20
 
 function durationMs(): number {
   const seconds = Number(process.env.BENCH_CHAOS_S ?? 60)
@@ -38,7 +41,8 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
         storeEnv: store.env,
         seed: seed(),
         replicas: 3,
-        jobs: Math.round((duration / 1000) * JOBS_PER_SECOND),
+        jobs: Math.round((duration / 1000) * (JOBS_PER_SECOND + RECONCILES_PER_SECOND)),
+        reconciles: Math.round((duration / 1000) * RECONCILES_PER_SECOND),
         durationMs: duration,
         killUntilJobsEnd: true,
         killEveryMs: [5_000, 15_000],
@@ -90,7 +94,7 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
     commands: reports.map(({ report }) => `BENCH_CHAOS_SEED=${report.seed} BENCH_CHAOS_S=${duration / 1000} npm run bench -- chaos`),
     notes: [
       `three ums processes per store (JOBS_LOCK_LIFETIME_MS=${LOCK_LIFETIME_MS}, AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND=${RATE}), ` +
-        `${Math.round((duration / 1000) * JOBS_PER_SECOND)} jobs (activations of 100–500 users, change-password jobs of 50–200 ids, reconciliation dry runs) ` +
+        `${Math.round((duration / 1000) * JOBS_PER_SECOND)} activations of 100–500 users and change-password jobs of 50–200 ids, and ${Math.round((duration / 1000) * RECONCILES_PER_SECOND)} reconciliation dry runs, ` +
         `sent to random replicas over ${duration / 1000} s, a SIGKILL or SIGTERM every 5–15 s until every job has ended (one replica always up), each back after 0.5–2.5 s; ` +
         `the Auth0 emulator takes 2 s per import, 2 at a time. A stall of a kind is the time no job of that kind progressed or ended while one was pending, from polls every 250 ms`,
       ...reports.flatMap(({ store, report }) => [

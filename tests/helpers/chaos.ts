@@ -29,6 +29,11 @@ export interface ChaosOptions {
   replicas: number
   /** Jobs submitted, spread over `durationMs`. */
   jobs: number
+  /**
+   * How many of them are reconciliation dry runs; default: a fifth, drawn like the other kinds.
+   * Each dry run reads every user, so their cost grows with the users the other jobs create.
+   */
+  reconciles?: number
   /** How long jobs are submitted, and replicas killed and restarted. */
   durationMs: number
   /** Kills go on after `durationMs` until every job has ended (at most until the drain times out). */
@@ -118,24 +123,29 @@ export interface ChaosReport {
 
 /** The random schedule of one run, drawn from `seed` (replayable). */
 export function planChaos(
-  options: Pick<ChaosOptions, 'seed' | 'replicas' | 'jobs' | 'durationMs' | 'killUntilJobsEnd' | 'drainTimeoutMs' | 'killEveryMs' | 'downForMs' | 'activationUsers' | 'changePasswordIds'>,
+  options: Pick<ChaosOptions, 'seed' | 'replicas' | 'jobs' | 'reconciles' | 'durationMs' | 'killUntilJobsEnd' | 'drainTimeoutMs' | 'killEveryMs' | 'downForMs' | 'activationUsers' | 'changePasswordIds'>,
 ): ChaosPlan {
   const within = ([min, max]: readonly [number, number]) => fc.integer({ min, max })
   const replica = fc.integer({ min: 0, max: options.replicas - 1 })
-  const job = fc.oneof(
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant<ChaosJobKind>('bulk-activation'), size: within(options.activationUsers), replica }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant<ChaosJobKind>('change-password'), size: within(options.changePasswordIds), replica }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant<ChaosJobKind>('reconcile'), size: fc.constant(0), replica }) },
-  )
+  const activation = fc.record({ kind: fc.constant<ChaosJobKind>('bulk-activation'), size: within(options.activationUsers), replica })
+  const changePassword = fc.record({ kind: fc.constant<ChaosJobKind>('change-password'), size: within(options.changePasswordIds), replica })
+  const reconcile = fc.record({ kind: fc.constant<ChaosJobKind>('reconcile'), size: fc.constant(0), replica })
+  const job =
+    options.reconciles === undefined
+      ? fc.oneof({ weight: 2, arbitrary: activation }, { weight: 2, arbitrary: changePassword }, { weight: 1, arbitrary: reconcile })
+      : fc.oneof(activation, changePassword)
+  const reconciles = options.reconciles ?? 0
+  const at = fc.integer({ min: 0, max: options.durationMs })
   const killsForMs = options.durationMs + (options.killUntilJobsEnd ? options.drainTimeoutMs : 0)
   const maxKills = Math.ceil(killsForMs / options.killEveryMs[0]) + 1
   const kill = fc.record({ gapMs: within(options.killEveryMs), replica, signal: fc.constantFrom<'SIGKILL' | 'SIGTERM'>('SIGKILL', 'SIGTERM'), downForMs: within(options.downForMs) })
   const plan = fc.record({
-    jobs: fc.array(fc.record({ job, atMs: fc.integer({ min: 0, max: options.durationMs }) }), { minLength: options.jobs, maxLength: options.jobs }),
+    jobs: fc.array(fc.record({ job, atMs: at }), { minLength: options.jobs - reconciles, maxLength: options.jobs - reconciles }),
+    reconciles: fc.array(fc.record({ job: reconcile, atMs: at }), { minLength: reconciles, maxLength: reconciles }),
     kills: fc.array(kill, { minLength: maxKills, maxLength: maxKills }),
   })
   const [drawn] = fc.sample(plan, { seed: options.seed, numRuns: 1 })
-  const jobs = drawn!.jobs.map(({ job: planned, atMs }) => ({ ...planned, atMs })).sort((a, b) => a.atMs - b.atMs)
+  const jobs = [...drawn!.jobs, ...drawn!.reconciles].map(({ job: planned, atMs }) => ({ ...planned, atMs })).sort((a, b) => a.atMs - b.atMs)
   const kills: PlannedKill[] = []
   let atMs = 0
   for (const { gapMs, ...rest } of drawn!.kills) {
