@@ -1,4 +1,4 @@
-// SPEC §9, bulk-activation bar: 10,000 CRUD-only users (no authUserId) → `POST /jobs/bulk-activation`
+// The bulk-activation bar: 10,000 CRUD-only users (no authUserId) → `POST /jobs/bulk-activation`
 // → the job polled until it ends. Bar: every user activated (authUserId set in the CRUD, naming an
 // auth user with the same email in the Auth0 Client emulator) and every Auth0 import file at most
 // 500 KB (the files' sizes come from the emulator's request log). ums polls its import jobs every
@@ -228,7 +228,7 @@ function commandsOf(activation: ActivationRun): string[] {
 
 export const activationScenario: Scenario = {
   name: 'activation',
-  description: 'POST /jobs/bulk-activation of 10,000 CRUD-only users: all activated, import files ≤ 500 KB (SPEC §9)',
+  description: 'POST /jobs/bulk-activation of 10,000 CRUD-only users: all activated, import files ≤ 500 KB',
   run,
 }
 

@@ -1,4 +1,4 @@
-// SPEC §9, change-password bar: 1,000 auth users (each with its CRUD user) → `POST
+// The change-password bar: 1,000 auth users (each with its CRUD user) → `POST
 // /jobs/change-password/bulk` → the job polled until it ends, against an Auth0 Client emulator whose
 // authentication API (the change-password route) allows 50 requests a second and answers 429 beyond
 // (token bucket: `rateLimits.authApi = { burst, perSecond: 50 }`), with ums paced at
@@ -196,7 +196,7 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
 
 export const changePasswordScenario: Scenario = {
   name: 'change-password',
-  description: 'POST /jobs/change-password/bulk of 1,000 users against a 50/s rate-limited Auth0 Client emulator (SPEC §9)',
+  description: 'POST /jobs/change-password/bulk of 1,000 users against a 50/s rate-limited Auth0 Client emulator',
   run,
 }
 

@@ -1,4 +1,4 @@
-// SPEC §9, CSV import bars: `PATCH /users/import` of a generated `customer` CSV (`;`-delimited,
+// The CSV import bars: `PATCH /users/import` of a generated `customer` CSV (`;`-delimited,
 // `[a, b]` tags) of 10,000 rows (~0.8 MB, under the default USER_IMPORT_MAX_FILE_SIZE) and of
 // 100,000 rows (~8 MB, through a second ums child whose limit is raised). Each ums child first
 // imports a small warm-up file (then the emulators are reset), so the measured import does not pay
@@ -197,6 +197,6 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
 
 export const importScenario: Scenario = {
   name: 'import',
-  description: 'PATCH /users/import of 10,000 and 100,000 CSV rows: wall time and ums peak RSS (SPEC §9)',
+  description: 'PATCH /users/import of 10,000 and 100,000 CSV rows: wall time and ums peak RSS',
   run,
 }

@@ -1,4 +1,4 @@
-// SPEC §9, proxy bar: `GET /users/` and `GET /users/count` of ums against a bare
+// The proxy bar: `GET /users/` and `GET /users/count` of ums against a bare
 // @fastify/reply-from proxy in front of the same CRUD emulator process. Same query strings, same
 // connections and durations, warm-up first, then A/B rounds whose order alternates (A B, B A, ...)
 // so a drift of the machine weighs on both sides alike.
@@ -229,6 +229,6 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
 
 export const proxyScenario: Scenario = {
   name: 'proxy',
-  description: 'GET /users/ and /users/count throughput vs a bare @fastify/reply-from proxy (SPEC §9)',
+  description: 'GET /users/ and /users/count throughput vs a bare @fastify/reply-from proxy',
   run,
 }

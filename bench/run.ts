@@ -1,4 +1,4 @@
-// `npm run bench [-- scenario ...]`: runs the SPEC §9 benchmarks against the emulators on loopback,
+// `npm run bench [-- scenario ...]`: runs the benchmarks of the quality bars against the emulators on loopback,
 // prints one table (stdout) and writes bench/results.json. Exit code 1 when a bar is missed,
 // 2 when the harness itself failed. Every run is bounded (BENCH_TIMEOUT_S, default 3600).
 //

@@ -1,6 +1,6 @@
 // What a benchmark scenario is: a module exporting a Scenario (bench/run.ts lists them). Each one
 // starts the servers it needs as children (bench/children.ts), drives load from yet another
-// process (bench/load.ts) and returns rows checked against the SPEC §9 bars plus its raw data.
+// process (bench/load.ts) and returns rows checked against the quality bars plus its raw data.
 
 export interface Settings {
   /** Seconds of one measurement (BENCH_DURATION_S). */
@@ -25,7 +25,7 @@ export interface BenchContext {
   cpuProfileDir(child: string): string | undefined
 }
 
-/** One line of the table: a measurement against its SPEC §9 bar. */
+/** One line of the table: a measurement against its bar. */
 export interface BarRow {
   check: string
   /** Reference measurement, '' when the bar is absolute. */

@@ -1,4 +1,4 @@
-// CRUD Service client (contracts/crud-service.md): one object per collection endpoint, methods
+// CRUD Service client: one object per collection endpoint, methods
 // named after the remote routes. Internal reads of one document ask every state.
 import type { Dispatcher } from 'undici'
 import type { CallContext, PeerClient, PeerRequest, QueryValue } from './http.js'

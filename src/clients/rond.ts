@@ -1,4 +1,4 @@
-// Rönd client (contracts/rond.md §2, §5): grant and revoke role bindings for one subject.
+// Rönd client: grant and revoke role bindings for one subject.
 import type { CallContext, PeerClient } from './http.js'
 
 export class RondClient {

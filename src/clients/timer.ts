@@ -1,4 +1,4 @@
-// Timer Service client (contracts/timer-service.md §2, §3): schedule a REST callback, abort it.
+// Timer Service client: schedule a REST callback, abort it.
 import type { CallContext, PeerClient } from './http.js'
 import type { HeaderMap } from './headers.js'
 import { traceHeaders } from '../observability/tracing.js'

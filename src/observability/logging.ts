@@ -1,4 +1,4 @@
-// Logger options and the two request lines of the platform launcher (conventions §8):
+// Logger options and the two request lines of the platform launcher:
 // pino JSON, epoch-ms time, secrets redacted everywhere, status routes silent.
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'

@@ -1,4 +1,4 @@
-// In-memory emulator of the Mia-Platform Auth0 Client (contracts/auth0-client.md §8): owns the
+// In-memory emulator of the Mia-Platform Auth0 Client: owns the
 // control surface tests use (configure, seed, outbox, manual import jobs, reset) and wires the
 // stores and routes of ./auth0/ into the shared `Emulator` server.
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'

@@ -1,5 +1,4 @@
-// In-memory emulator of the Mia-Platform Timer Service 2.1.2 (contract:
-// shared/contracts/timer-service.md): `/schedule`, `/abort`, the status routes, firing of `rest`
+// In-memory emulator of the Mia-Platform Timer Service 2.1.2: `/schedule`, `/abort`, the status routes, firing of `rest`
 // outputs with undici, and control routes/methods so tests and the sandbox decide when timers fire.
 import { randomBytes, randomInt } from 'node:crypto'
 import type { Dispatcher } from 'undici'

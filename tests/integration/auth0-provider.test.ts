@@ -1,5 +1,5 @@
 // The `auth0Client` AuthProvider against the real Auth0 Client emulator over HTTP: every call of
-// contracts/auth0-client.md §7, asserting what the emulator received (method, raw path with
+// the Auth0 Client's API, asserting what the emulator received (method, raw path with
 // percent-encoded ids, content type, body, headers), how answers are mapped, and how every
 // failure becomes an UpstreamError naming the route template, never the ids.
 import type { IncomingHttpHeaders } from 'node:http'

@@ -1,5 +1,5 @@
 // DELETE /users/:id over HTTP against the emulators, with AUTH_HARD_DELETE on and off: the happy
-// paths, the Timer Service abort, and every step failing (SPEC §5 safety order).
+// paths, the Timer Service abort, and every step failing (the safety order: access removed first).
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { expectConsistent } from '../helpers/consistency.js'

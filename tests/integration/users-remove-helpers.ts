@@ -1,6 +1,6 @@
 // Shared by the removal route tests (DELETE /users/:id, POST /users/:id/soft-delete and
 // POST /users/state): users seeded straight into the emulators, what ums asked of them, where a
-// user is left, and the failing steps of the SPEC §5 safety order with the tests run against each.
+// user is left, and the failing steps of the safety order (access removed first) with the tests run against each.
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import type { FaultRule } from '../../src/sandbox/emulator-kit.js'
@@ -126,7 +126,7 @@ export interface Step {
 /** Whether a fault loses the answer of a call that may have landed (timeout, reset). */
 export const losesAnswer = (fault: Partial<FaultRule>) => fault.reset === true || fault.hang === true
 
-/** The walk to DELETED (SPEC §5: block before leaving PUBLIC), then the auth delete of AUTH_HARD_DELETE. */
+/** The walk to DELETED (block before leaving PUBLIC), then the auth delete of AUTH_HARD_DELETE. */
 export const CRUD_READ: Step = { name: 'CRUD read', peer: 'crud', rule: (ids) => ({ method: 'GET', path: `/users/${ids.userId}` }), call: 'CRUD GET /users/:id', left: ['PUBLIC', 'unblocked'] }
 export const AUTH_BLOCK: Step = { name: 'auth block', peer: 'auth0', rule: (ids) => ({ method: 'PATCH', path: `/users/${ids.authUserId}` }), call: 'AUTH PATCH /users/:userID', left: ['PUBLIC', 'unblocked'] }
 export const MOVE_TO_TRASH: Step = { name: 'CRUD move to TRASH', peer: 'crud', rule: (ids) => ({ method: 'POST', path: `/users/${ids.userId}/state`, match: stateTo('TRASH') }), call: 'CRUD POST /users/:id/state', left: ['PUBLIC', 'blocked'] }

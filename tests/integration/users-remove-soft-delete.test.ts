@@ -1,6 +1,6 @@
 // POST /users/:id/soft-delete over HTTP against the emulators, with AUTH_HARD_DELETE on and off: the
 // walk to DELETED, the auth delete or block, resuming after a partial failure, and every step
-// failing (SPEC §5 safety order).
+// failing (the safety order: access removed first).
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { expectConsistent } from '../helpers/consistency.js'

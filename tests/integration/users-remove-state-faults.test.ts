@@ -1,5 +1,5 @@
 // POST /users/state with each peer step failing (500, timeout, reset, refused connection): the exact
-// 500 message, and users left consistent (SPEC §5 safety order: block before leaving PUBLIC,
+// 500 message, and users left consistent (the safety order: block before leaving PUBLIC,
 // unblock only after reaching PUBLIC).
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'

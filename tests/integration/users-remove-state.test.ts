@@ -1,5 +1,5 @@
 // POST /users/state over HTTP against the emulators, with AUTH_HARD_DELETE on and off: which users
-// move and are counted (CRUD §3.4 source rule), what happens to their auth users, paging over
+// move and are counted (the CRUD's source-state rule), what happens to their auth users, paging over
 // many users, and bad bodies. Failing steps are in users-remove-state-faults.test.ts.
 import { describe, expect, it } from 'vitest'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'

@@ -1,5 +1,5 @@
 // Auth0 Client emulator: configuration, client-type resolution, id encoding, the request log,
-// fault injection and reset (contract §8 items 1–9, 25, 26).
+// fault injection and reset.
 import { describe, expect, it } from 'vitest'
 import { Auth0ClientEmulator, HEALTH_BODY, matchTarget } from '../../src/sandbox/auth0-emulator.js'
 import { call as callAt, importForm, useAuth0Emulator } from './auth0-helpers.js'

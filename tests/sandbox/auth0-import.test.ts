@@ -1,4 +1,4 @@
-// Auth0 Client emulator: bulk import jobs (contract §3.11–§3.13, §5, §8 items 20–23).
+// Auth0 Client emulator: bulk import jobs.
 import { describe, expect, it, vi } from 'vitest'
 import { IMPORT_FILE_MAX_BYTES } from '../../src/auth-providers/auth0-contract.js'
 import { Auth0ClientEmulator, type Auth0User, type ImportJobView } from '../../src/sandbox/auth0-emulator.js'
@@ -36,7 +36,7 @@ async function errorsOf(jobId: string) {
 }
 
 describe('POST /users/import (item 20)', () => {
-  it('creates a pending job and answers 201 with the §3.11 object', async () => {
+  it('creates a pending job and answers 201 with the import job object', async () => {
     const answer = await startImport([fileUser(1)], { upsert: 'true', external_id: 'c735cf45', send_completion_email: 'false', connection: CONNECTION })
     expect(answer.status).toBe(201)
     const job = answer.json as ImportJobView

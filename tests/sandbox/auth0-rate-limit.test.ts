@@ -1,5 +1,5 @@
 // Auth0 Client emulator: the token bucket and the 429 answers per API class, relayed or
-// converted (contract §6, §8 items 5 and 24).
+// converted.
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { TokenBucket } from '../../src/sandbox/auth0-emulator.js'
 import { importForm, useAuth0Emulator, useMovableClock } from './auth0-helpers.js'

@@ -1,5 +1,4 @@
-// Auth0 Client emulator: login, refresh, userinfo and the change-password email (contract §2.3,
-// §3.1–§3.3, §3.10, §8 items 15–17 and 19; ums never calls the logout route of item 18).
+// Auth0 Client emulator: login, refresh, userinfo and the change-password email.
 import { describe, expect, it, vi } from 'vitest'
 import { useAuth0Emulator, useMovableClock } from './auth0-helpers.js'
 
@@ -172,7 +171,7 @@ describe('POST /refreshtoken (item 16)', () => {
 })
 
 describe('GET /userinfo (item 17)', () => {
-  it('answers the §3.3 object through a bearer token', async () => {
+  it('answers the userinfo object through a bearer token', async () => {
     const user = emulator.seedUser({ ...MARIO, app_metadata: { groups: ['admin', 'ops'] }, user_metadata: { lang: 'it' } })
     const { accessToken } = await tokens()
     const answer = await call('GET', '/userinfo', { headers: bearer(accessToken) })

@@ -1,4 +1,4 @@
-// Auth0 Client emulator: user management endpoints (contract §3.5–§3.9, §4, §8 items 10–14).
+// Auth0 Client emulator: user management endpoints.
 import { describe, expect, it, vi } from 'vitest'
 import type { Auth0User } from '../../src/sandbox/auth0-emulator.js'
 import { useAuth0Emulator, useMovableClock } from './auth0-helpers.js'
@@ -22,7 +22,7 @@ async function list(query = ''): Promise<Auth0User[]> {
 }
 
 describe('POST /users (items 10, 11)', () => {
-  it('creates a user with the §4 shape, default connection and generated id', async () => {
+  it('creates a user in the Auth0 user shape, default connection and generated id', async () => {
     const answer = await call('POST', '/users', { json: { ...MARIO, app_metadata: { groups: ['admin'] } } })
     expect(answer.status).toBe(201)
     const user = answer.json as Auth0User

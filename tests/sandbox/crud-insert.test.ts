@@ -1,4 +1,4 @@
-// CRUD emulator, §10 items 1–4 and 12: definitions, ids and system fields, insert validation,
+// CRUD emulator: definitions, ids and system fields, insert validation,
 // unique indexes, response framing, plus the seeding/inspection surface.
 import { describe, expect, it } from 'vitest'
 import { CrudEmulator } from '../../src/sandbox/crud-emulator.js'

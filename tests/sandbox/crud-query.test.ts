@@ -1,4 +1,4 @@
-// CRUD emulator, §10 items 5 (`_st`), 6, 7 and 11: state filter, query language, pagination,
+// CRUD emulator: state filter (`_st`), query language, pagination,
 // sort, projection, count, query-string strictness and the ACL / encoding headers.
 import { beforeEach, describe, expect, it } from 'vitest'
 import { CONFIG, USERS, badRequest, q, unknownQueryParam, useCrudEmulator } from './crud-helpers.js'

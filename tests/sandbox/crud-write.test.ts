@@ -1,4 +1,4 @@
-// CRUD emulator, §10 items 4 (update paths), 5 (transitions), 8, 9 and 10: patch operators,
+// CRUD emulator: patch operators and update paths, state transitions,
 // PATCH /bulk, DELETE /:id and POST /:id/state, the writes ums makes (it never calls PATCH /,
 // DELETE /, POST /upsert-one or POST /state).
 import { beforeEach, describe, expect, it } from 'vitest'
@@ -207,7 +207,7 @@ const ALLOWED: Record<CrudState, CrudState[]> = {
   DELETED: ['TRASH', 'DELETED'],
 }
 
-describe('POST /:id/state (§3.3)', () => {
+describe('POST /:id/state', () => {
   const cases = ALL.flatMap((from) => ALL.map((to) => [from, to, ALLOWED[from].includes(to)] as const))
 
   it.each(cases)('%s -> %s allowed: %s', async (from, to, allowed) => {

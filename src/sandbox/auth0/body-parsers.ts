@@ -1,5 +1,5 @@
 // Request bodies Fastify does not parse by itself: the form-encoded login and
-// the multipart import (§3.11). The parsed value becomes `request.body`, so the request log
+// the multipart import. The parsed value becomes `request.body`, so the request log
 // records it; the raw multipart parts stay available to the import route.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { miaError } from './errors.js'

@@ -44,7 +44,7 @@ const IMPORT_FIELDS: Record<string, 'string' | 'boolean' | 'object'> = {
   custom_password_hash: 'object',
 }
 
-/** Profile fields an upsert overwrites on an existing user (the "yes" column of §5.1). */
+/** Profile fields an upsert overwrites on an existing user (Auth0's upsert rules). */
 const UPSERT_PROFILE_FIELDS = ['email_verified', 'given_name', 'family_name', 'name', 'nickname', 'picture'] as const
 
 const RESERVED_APP_METADATA_KEYS = new Set([

@@ -55,7 +55,7 @@ export class TokenBucket {
   }
 }
 
-/** Which Auth0 API answers the 429 (each has its own body, §6.2). */
+/** Which Auth0 API answers the 429 (each has its own body). */
 export type RateLimitedApi = 'oauth' | 'authentication' | 'userinfo' | 'management'
 
 const AUTH0_RATE_LIMIT_DOC = 'https://auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy'

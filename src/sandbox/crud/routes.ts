@@ -28,7 +28,7 @@ export interface CollectionContext {
   userIdHeader: string
 }
 
-/** §3.3: target states allowed from each current state (same-state moves are no-ops). */
+/** Target states allowed from each current state (same-state moves are no-ops). */
 const TRANSITIONS: Record<CrudState, readonly CrudState[]> = {
   PUBLIC: ['PUBLIC', 'DRAFT', 'TRASH'],
   DRAFT: ['PUBLIC', 'DRAFT', 'TRASH'],
@@ -36,7 +36,7 @@ const TRANSITIONS: Record<CrudState, readonly CrudState[]> = {
   DELETED: ['TRASH', 'DELETED'],
 }
 
-/** §3.4: source states a many-documents state change picks, by target state. */
+/** Source states a many-documents state change picks, by target state. */
 const SOURCES: Record<CrudState, readonly CrudState[]> = {
   PUBLIC: ['DRAFT'],
   DRAFT: ['PUBLIC', 'TRASH'],
