@@ -6,7 +6,8 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+# The service only: the SDK and the CLI (sdk/) are for ums's callers, not part of the image.
+RUN npm run build:service
 
 # Runtime stage: compiled JS and production dependencies only, tini as PID 1, non-root user.
 FROM node:26-slim

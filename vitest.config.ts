@@ -15,6 +15,10 @@ const SLOWEST = [
   'tests/integration/sandbox.test.ts',
   'tests/jobs/live-replicas.test.ts',
   'tests/integration/signals.test.ts',
+  'tests/cli/commands.test.ts',
+  'tests/jobs/replicas.test.ts',
+  'tests/integration/process.test.ts',
+  'tests/jobs/drop-store.test.ts',
   'tests/jobs/store-contract.test.ts',
 ]
 

@@ -1,8 +1,10 @@
 // Closed-loop HTTP load with autocannon, run in a child process of its own (bench/servers/autocannon.ts)
 // so it never shares an event loop with a measured server. The child stays up for a whole scenario:
 // starting autocannon's CLI for every run cost over a second each on a busy two-core machine.
-// Every result carries the equivalent CLI command.
+// Every result carries the equivalent CLI command. `PacedLoad` sends requests at a fixed rate instead
+// (open loop), for CPU time per request.
 import { startChild, type ServerChild } from './children.js'
+import type { PacedRunArg, PacedRunResult } from './servers/paced-load.js'
 
 export interface LoadOptions {
   url: string
@@ -72,6 +74,23 @@ export class LoadGenerator {
       timeouts: raw.timeouts,
       non2xx: raw.non2xx,
     }
+  }
+
+  stop(): Promise<void> {
+    return this.child.stop()
+  }
+}
+
+/** Open-loop load at a fixed rate (bench/servers/paced-load.ts), in a process of its own. */
+export class PacedLoad {
+  private constructor(private readonly child: ServerChild<{ pid: number }>) {}
+
+  static async start(): Promise<PacedLoad> {
+    return new PacedLoad(await startChild<{ pid: number }>({ name: 'paced-load', entry: 'paced-load.ts' }))
+  }
+
+  run(arg: PacedRunArg): Promise<PacedRunResult> {
+    return this.child.call<PacedRunResult>('run', arg, (arg.durationS + 30) * 1000)
   }
 
   stop(): Promise<void> {

@@ -14,7 +14,7 @@ export interface Peers {
   info: PeersInfo
   /** Every peers child (for CPU samples and stopping). */
   children: Array<ServerChild<PeersInfo>>
-  /** CRUD tallies of `main`, Auth0 tallies of `auth`. */
+  /** CRUD, Rönd and Timer tallies of `main`, Auth0 tallies of `auth`. */
   stats(): Promise<StatsAnswer>
   resetStats(): Promise<void>
 }
@@ -38,7 +38,7 @@ export async function startPeers(ctx: BenchContext, options: PeersOptions & { au
     children,
     async stats() {
       const [crudSide, authSide] = await Promise.all([main.call<StatsAnswer>('stats'), auth.call<StatsAnswer>('stats')])
-      return { crud: crudSide.crud, auth: authSide.auth }
+      return { crud: crudSide.crud, auth: authSide.auth, rond: crudSide.rond, timer: crudSide.timer }
     },
     async resetStats() {
       await Promise.all(children.map((child) => child.call('resetStats')))

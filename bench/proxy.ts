@@ -2,18 +2,33 @@
 // @fastify/reply-from proxy in front of the same CRUD emulator process. Same query strings, same
 // connections and durations, warm-up first, then A/B rounds whose order alternates (A B, B A, ...)
 // so a drift of the machine weighs on both sides alike.
+//
+// Then each proxy's own CPU cost: CPU time per request (process.cpuUsage of the proxy's process)
+// with both proxies loaded at once, each at one fixed rate (open loop, bench/servers/paced-load.ts),
+// so that whatever else the machine runs weighs on both alike; the ratio is the median of the
+// rounds'. Closed-loop runs give a CPU time per request too, but it moves with the rate each run
+// reached (how many requests share an event-loop turn), which on a busy machine follows the other
+// processes more than the proxy.
 import { startChild, type ServerChild } from './children.js'
 import { median } from './common.js'
 import { benchUsers } from './data.js'
-import { LoadGenerator, type LoadResult } from './load.js'
+import { LoadGenerator, PacedLoad, type LoadResult } from './load.js'
 import type { BarRow, BenchContext, Scenario, ScenarioResult } from './scenario.js'
 import type { CpuSample } from './servers/ipc.js'
 import type { PeersInfo, PeersOptions, SeedArg } from './servers/peers.js'
+import type { PacedTargetResult } from './servers/paced-load.js'
 import type { ReplyFromInfo, ReplyFromOptions } from './servers/reply-from.js'
 import type { UmsInfo, UmsOptions } from './servers/ums.js'
 import { USERS_ENDPOINT } from '../src/sandbox/fixtures.js'
 
 const BAR = 0.9
+/** Bar of ums's CPU time per request over the bare proxy's, at the fixed rate. */
+const CPU_BAR = 1.05
+/**
+ * The fixed rate of each proxy, when BENCH_PROXY_CPU_RATE is unset: this share of the lower
+ * closed-loop rate, so that the emulator, answering both, stays below what it can do.
+ */
+const CPU_RATE_SHARE = 0.3
 /** Users seeded in the CRUD emulator (BENCH_PROXY_USERS): its cost per request grows with them. */
 const DEFAULT_USERS = 1_000
 /** Above this many cores busy in the emulator process the runs are bound by it, not by the proxies. */
@@ -43,6 +58,19 @@ export interface Run extends LoadResult {
   proxyCpuCores: number
   peersCpuCores: number
   proxyRssMB: number
+}
+
+/** One fixed-rate run of one proxy. */
+export interface CpuRun {
+  round: number
+  side: Side
+  ratePerSec: number
+  sent: number
+  failed: number
+  shed: number
+  /** CPU time of the proxy process per request sent, microseconds (user + system). */
+  proxyCpuUsPerRequest: number
+  peersCpuUsPerRequest: number
 }
 
 interface SideSummary {
@@ -114,6 +142,46 @@ async function measure(ctx: BenchContext, load: LoadGenerator, target: Target, p
   return run
 }
 
+/** One fixed-rate round: both proxies at once, each at `ratePerSec`, over the same seconds. */
+async function measureCpu(ctx: BenchContext, paced: PacedLoad, targets: Record<Side, Target>, peers: ServerChild<PeersInfo>, path: string, ratePerSec: number, round: number): Promise<CpuRun[]> {
+  const { connections, durationS } = ctx.settings
+  const sides = ['baseline', 'ums'] as const
+  const before = await Promise.all([...sides.map((side) => targets[side].child.cpu()), peers.cpu()])
+  const result = await paced.run({ urls: sides.map((side) => targets[side].url + path), ratePerSec, durationS, connections })
+  const after = await Promise.all([...sides.map((side) => targets[side].child.cpu()), peers.cpu()])
+  const peersUs = cpuUs(before[2] as CpuSample, after[2] as CpuSample)
+  const sent = result.targets.reduce((sum, target) => sum + target.sent, 0)
+  return sides.map((side, index) => {
+    const target = result.targets[index] as PacedTargetResult
+    const run: CpuRun = {
+      round,
+      side,
+      ratePerSec,
+      sent: target.sent,
+      failed: target.failed,
+      shed: target.shed,
+      proxyCpuUsPerRequest: round2(cpuUs(before[index] as CpuSample, after[index] as CpuSample) / Math.max(target.sent, 1)),
+      peersCpuUsPerRequest: round2(peersUs / Math.max(sent, 1)),
+    }
+    ctx.log(
+      `  cpu round ${round} ${side.padEnd(8)} ${ratePerSec} req/s: ${target.sent} sent, ${target.failed} failed, ${target.shed} shed  ` +
+        `proxy ${Math.round(run.proxyCpuUsPerRequest)} µs/req  emulator ${Math.round(run.peersCpuUsPerRequest)} µs/req`,
+    )
+    return run
+  })
+}
+
+/** BENCH_PROXY_CPU_RATE, or a share of the lower closed-loop rate (rounded to 25 req/s). */
+function cpuRate(closedLoopRates: number[]): number {
+  const raw = process.env.BENCH_PROXY_CPU_RATE
+  if (raw !== undefined && raw !== '') {
+    const rate = Number(raw)
+    if (!Number.isFinite(rate) || rate < 10) throw new Error('BENCH_PROXY_CPU_RATE must be a number ≥ 10')
+    return Math.round(rate)
+  }
+  return Math.max(25, Math.round((Math.min(...closedLoopRates) * CPU_RATE_SHARE) / 25) * 25)
+}
+
 async function run(ctx: BenchContext): Promise<ScenarioResult> {
   const { settings } = ctx
   const users = Math.round(Number(process.env.BENCH_PROXY_USERS ?? DEFAULT_USERS))
@@ -125,6 +193,11 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
     return load
   })
   loadStarting.catch(() => undefined)
+  const pacedStarting = PacedLoad.start().then((paced) => {
+    children.push(paced)
+    return paced
+  })
+  pacedStarting.catch(() => undefined)
   try {
     const peers = await startChild<PeersInfo>({
       name: 'peers',
@@ -146,6 +219,7 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
     ])
     children.push(ums, baseline)
     const load = await loadStarting
+    const paced = await pacedStarting
     const targets: Record<Side, Target> = {
       baseline: { side: 'baseline', url: baseline.info.url, child: baseline },
       ums: { side: 'ums', url: ums.info.url, child: ums },
@@ -179,14 +253,42 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
       })
       const ratio = median(roundRatios)
       const cpuRatio = sides.baseline.proxyCpuUsPerRequest > 0 ? sides.ums.proxyCpuUsPerRequest / sides.baseline.proxyCpuUsPerRequest : 0
+      const closedLoopCpuRatios = Array.from({ length: settings.rounds }, (_, index) => {
+        const of = (side: Side) => runs.find((r) => r.round === index + 1 && r.side === side)?.proxyCpuUsPerRequest ?? 0
+        return of('baseline') > 0 ? round3(of('ums') / of('baseline')) : 0
+      })
       const emulatorCores = Math.max(sides.baseline.peersCpuCores, sides.ums.peersCpuCores)
       notes.push(
         `${route.check}: round ratios ${roundRatios.map((r) => r.toFixed(2)).join(', ')} (pooled ${pooledRatio.toFixed(2)}); ` +
-          `proxy CPU per request ums ${Math.round(sides.ums.proxyCpuUsPerRequest)} µs vs baseline ${Math.round(sides.baseline.proxyCpuUsPerRequest)} µs (×${cpuRatio.toFixed(2)}); ` +
+          `proxy CPU per request ums ${Math.round(sides.ums.proxyCpuUsPerRequest)} µs vs baseline ${Math.round(sides.baseline.proxyCpuUsPerRequest)} µs (×${cpuRatio.toFixed(2)}; round ratios ${closedLoopCpuRatios.map((r) => r.toFixed(2)).join(', ')}); ` +
           `CRUD emulator ${emulatorCores.toFixed(2)} core busy` +
           (emulatorCores >= EMULATOR_BOUND_CORES ? ' — emulator-bound: the throughput ratio understates the proxy cost' : ''),
       )
       const failures = runs.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0)
+
+      // Own CPU cost: both proxies at once, at one fixed rate each.
+      const ratePerSec = cpuRate([sides.baseline.requestsPerSec, sides.ums.requestsPerSec])
+      // A first paced run settles both (connections, caches) after the closed-loop runs; not measured.
+      await paced.run({ urls: [targets.baseline.url + route.path, targets.ums.url + route.path], ratePerSec, durationS: 1, connections: settings.connections })
+      const cpuRuns: CpuRun[] = []
+      for (let round = 1; round <= settings.rounds; round++) cpuRuns.push(...(await measureCpu(ctx, paced, targets, peers, route.path, ratePerSec, round)))
+      const cpuOf = (side: Side, round?: number) => {
+        const picked = cpuRuns.filter((r) => r.side === side && (round === undefined || r.round === round))
+        const sent = picked.reduce((sum, r) => sum + r.sent, 0)
+        return sent > 0 ? picked.reduce((sum, r) => sum + r.proxyCpuUsPerRequest * r.sent, 0) / sent : 0
+      }
+      const cpuRoundRatios = Array.from({ length: settings.rounds }, (_, index) =>
+        cpuOf('baseline', index + 1) > 0 ? round3(cpuOf('ums', index + 1) / cpuOf('baseline', index + 1)) : 0,
+      )
+      const fixedRateCpuRatio = median(cpuRoundRatios)
+      const cpuFailures = cpuRuns.reduce((sum, r) => sum + r.failed, 0)
+      const cpuShed = cpuRuns.reduce((sum, r) => sum + r.shed, 0)
+      notes.push(
+        `${route.check}: CPU per request at ${ratePerSec} req/s each (open loop, both proxies at once): ums ${Math.round(cpuOf('ums'))} µs vs baseline ${Math.round(cpuOf('baseline'))} µs; ` +
+          `round ratios ${cpuRoundRatios.map((r) => r.toFixed(2)).join(', ')} (median ×${fixedRateCpuRatio.toFixed(2)})` +
+          (cpuFailures > 0 ? `; ${cpuFailures} requests failed` : '') +
+          (cpuShed > 0 ? `; ${cpuShed} arrivals shed (a proxy had twice the connections in flight: the machine did not keep up with the rate then)` : ''),
+      )
       rows.push({
         check: route.check,
         baseline: perSec(sides.baseline.requestsPerSec),
@@ -194,6 +296,14 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
         value: round3(ratio),
         bar: `≥ ${BAR.toFixed(2)}`,
         pass: ratio >= BAR && failures === 0,
+      })
+      rows.push({
+        check: `${route.check} CPU per request`,
+        baseline: `${Math.round(cpuOf('baseline'))} µs`,
+        measured: `${Math.round(cpuOf('ums'))} µs at ${ratePerSec} req/s` + (cpuFailures > 0 ? ` (${cpuFailures} failed)` : ''),
+        value: round3(fixedRateCpuRatio),
+        bar: `≤ ${CPU_BAR.toFixed(2)}`,
+        pass: fixedRateCpuRatio <= CPU_BAR && cpuFailures === 0,
       })
       routes.push({
         route: route.check,
@@ -204,10 +314,22 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
         pooledRatio: round3(pooledRatio),
         roundRatios,
         proxyCpuPerRequestRatio: round3(cpuRatio),
+        proxyCpuPerRequestRoundRatios: closedLoopCpuRatios,
         failedRequests: failures,
         baseline: sides.baseline,
         ums: sides.ums,
         runs,
+        fixedRateCpu: {
+          ratePerSec,
+          ratio: round3(fixedRateCpuRatio),
+          ratioMethod: 'median of the rounds\' ums/baseline CPU time per request',
+          roundRatios: cpuRoundRatios,
+          baselineUsPerRequest: round2(cpuOf('baseline')),
+          umsUsPerRequest: round2(cpuOf('ums')),
+          failed: cpuFailures,
+          shed: cpuShed,
+          runs: cpuRuns,
+        },
       })
     }
     return {
@@ -222,13 +344,13 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
       },
     }
   } finally {
-    await Promise.allSettled([loadStarting])
+    await Promise.allSettled([loadStarting, pacedStarting])
     await Promise.all(children.map((child) => child.stop()))
   }
 }
 
 export const proxyScenario: Scenario = {
   name: 'proxy',
-  description: 'GET /users/ and /users/count throughput vs a bare @fastify/reply-from proxy',
+  description: 'GET /users/ and /users/count throughput and CPU per request vs a bare @fastify/reply-from proxy',
   run,
 }

@@ -93,6 +93,8 @@ const INCONSISTENT: Record<Check, (user: Required<Seeded>, dates: Dates) => Seed
   'expiry-timer-missing': ({ auth, crud }, dates) => ({ auth, crud: { ...crud, expirationDate: dates.future } }),
   // A role in the CRUD that Rönd never bound.
   'roles-mismatch': ({ auth, crud }) => ({ auth, crud: { ...crud, roles: ['customer-basic'] } }),
+  // Groups in the CRUD that the auth user's app_metadata never got.
+  'groups-mismatch': ({ auth, crud }) => ({ auth, crud: { ...crud, groups: ['customers'] } }),
 }
 
 const INCONSISTENT_TOTAL = PER_KIND * CHECKS.length

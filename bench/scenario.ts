@@ -35,6 +35,15 @@ export interface BarRow {
   value: number
   bar: string
   pass: boolean
+  /** false: the bar is shown, met or not, but does not decide the exit code (a target not reached yet). */
+  enforced?: boolean
+}
+
+/** A table of its own, printed under the bars (e.g. one row per route). */
+export interface ResultTable {
+  title: string
+  header: string[]
+  rows: string[][]
 }
 
 export interface ScenarioResult {
@@ -43,6 +52,8 @@ export interface ScenarioResult {
   commands: string[]
   /** Lines printed under the table (what the bar alone does not show). */
   notes: string[]
+  /** Tables printed after the bars, before the notes. */
+  tables?: ResultTable[]
   /** Raw numbers, kept as they are in bench/results.json. */
   details: unknown
 }

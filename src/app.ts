@@ -10,6 +10,7 @@ import errorHandlerPlugin from './plugins/error-handler.js'
 import documentationPlugin from './plugins/documentation.js'
 import metricsPlugin from './plugins/metrics.js'
 import peersPlugin, { type Peers } from './plugins/peers.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
 import usersPlugin from './plugins/users.js'
 import jobEnginePlugin from './plugins/job-engine.js'
 import { statusRoutes } from './routes/status.js'
@@ -29,6 +30,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(errorHandlerPlugin)
   await app.register(documentationPlugin)
   await app.register(metricsPlugin)
+  await app.register(rateLimitPlugin)
   await app.register(peersPlugin, { peers: options.peers })
   await app.register(usersPlugin)
   await app.register(jobEnginePlugin)

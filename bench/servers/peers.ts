@@ -2,6 +2,8 @@
 // seeded like src/sandbox/stack.ts does, in one process of their own. The baseline proxy and ums
 // both point at this same CRUD emulator.
 //
+// With `latencyMs` every emulator answers every call that many ms late.
+//
 // The request logs are tallied before they are trimmed (see `tally`): per route and status, plus
 // the size of every Auth0 import file and the first/last arrival per route, so scenarios can check
 // what reached the emulators without keeping hundreds of thousands of log entries.
@@ -26,6 +28,8 @@ export interface PeersOptions {
    * request's headers) grow by hundreds of thousands of entries and the GC work would skew the run.
    */
   keepRequestLogs?: boolean
+  /** Every emulator answers every call this many ms late (its `latencyMs`): peers a network hop away. */
+  latencyMs?: number
 }
 
 export interface PeersInfo {
@@ -69,6 +73,8 @@ export interface StatsAnswer {
     /** One entry per `POST /users/import` answered: the users file's bytes and the status sent. */
     importFiles: Array<{ bytes: number; users: number; outcome: string }>
   }
+  rond: PeerStats
+  timer: PeerStats
 }
 
 /** `outbox`: one change-password email the Auth0 Client emulator sent, in sending order. */
@@ -103,7 +109,7 @@ function routeKey(record: RecordedRequest): string {
 }
 
 function emptyStats(): StatsAnswer {
-  return { crud: { routes: {} }, auth: { routes: {}, importFiles: [] } }
+  return { crud: { routes: {} }, auth: { routes: {}, importFiles: [] }, rond: { routes: {} }, timer: { routes: {} } }
 }
 
 /** Bytes and entries of the users file of an import request (-1 when unknown). */
@@ -122,6 +128,7 @@ await serve<PeersInfo>(async () => {
   const rond = new RondEmulator({ mirror: crudBindings(crud) })
   const timer = new TimerEmulator(options.timer)
   const emulators = [crud, auth0, rond, timer]
+  for (const emulator of emulators) emulator.latencyMs = options.latencyMs ?? 0
   await Promise.all(emulators.map((emulator) => emulator.start()))
   seedFixtures(crud)
 
@@ -132,6 +139,8 @@ await serve<PeersInfo>(async () => {
     const tallied: Array<[Emulator, PeerStats]> = [
       [crud, stats.crud],
       [auth0, stats.auth],
+      [rond, stats.rond],
+      [timer, stats.timer],
     ]
     for (const [emulator, peer] of tallied) {
       for (const record of emulator.requests) {

@@ -13,6 +13,7 @@ import type {
   AuthProviderDeps,
   AuthUserChanges,
   ImportError,
+  LogoutAnswer,
   ImportJob,
   ImportUser,
   NewAuthUser,
@@ -72,11 +73,50 @@ export class Auth0ClientProvider implements AuthProvider {
     return response.body
   }
 
+  /** The session ends at the auth service: the token or cookie stops working at once. */
+  async logout(redirect: string | undefined, ctx: CallContext): Promise<LogoutAnswer> {
+    const response = await this.call(
+      {
+        method: 'GET',
+        path: '/logout',
+        route: '/logout',
+        ...(redirect !== undefined ? { query: { redirect } } : {}),
+        headers: this.sessionHeaders(ctx),
+        // The logout answers browsers with a redirect: ums relays it rather than following it.
+        acceptStatus: [301, 302, 303, 307, 308],
+      },
+      ctx,
+    )
+    const location = response.headers.location
+    return { status: response.status, location: typeof location === 'string' ? location : undefined, setCookie: setCookieList(response.headers['set-cookie']) }
+  }
+
+  /**
+   * A password-grant login without the caller's session credentials: only whether the service
+   * accepted the password matters, and the tokens it answers are discarded. Refused credentials
+   * answer 403.
+   */
+  async verifyPassword(login: string, password: string, ctx: CallContext): Promise<boolean> {
+    const response = await this.call(
+      {
+        method: 'POST',
+        path: '/oauth/token',
+        route: '/oauth/token',
+        form: { grant_type: 'password', username: login, password, connection: this.connection },
+        acceptStatus: [403],
+      },
+      ctx,
+    )
+    return response.status !== 403
+  }
+
   async createUser(user: NewAuthUser, ctx: CallContext): Promise<{ authUserId: string }> {
     const body: Record<string, unknown> = { connection: this.connection, password: user.password }
     if (user.email !== undefined) body.email = user.email
     if (user.username !== undefined) body.username = user.username
     if (user.blocked !== undefined) body.blocked = user.blocked
+    if (user.app_metadata !== undefined) body.app_metadata = user.app_metadata
+    if (user.verify_email !== undefined) body.verify_email = user.verify_email
     const response = await this.call<{ user_id: string }>({ method: 'POST', path: '/users', route: '/users', json: body }, ctx)
     return { authUserId: response.body.user_id }
   }

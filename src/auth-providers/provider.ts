@@ -10,18 +10,39 @@ export interface SessionAnswer {
   setCookie: string[]
 }
 
+/** What the platform's authorization reads of an auth user: its groups (`app_metadata.groups`). */
+export interface AuthAppMetadata {
+  groups: string[]
+}
+
 export interface NewAuthUser {
   email?: string
   username?: string
   password: string
   blocked?: boolean
+  app_metadata?: AuthAppMetadata
+  /** The auth service sends its verification email to the new address. */
+  verify_email?: boolean
 }
 
-/** Only the fields ums keeps in step with the auth service. */
+/** Only the fields ums keeps in step with the auth service, and the ones it sets on the user's behalf. */
 export interface AuthUserChanges {
   email?: string
   username?: string
   blocked?: boolean
+  /** Replaces `app_metadata.groups` (the service merges `app_metadata` at its first level). */
+  app_metadata?: AuthAppMetadata
+  password?: string
+  /** With a new email: the address is unverified until its owner follows the verification email. */
+  email_verified?: boolean
+  verify_email?: boolean
+}
+
+/** The auth service's answer to a logout: the cookie it clears and, for browsers, where it redirects. */
+export interface LogoutAnswer {
+  status: number
+  location: string | undefined
+  setCookie: string[]
 }
 
 export interface ImportUser {
@@ -30,6 +51,7 @@ export interface ImportUser {
   username?: string
   email_verified: boolean
   blocked?: boolean
+  app_metadata?: AuthAppMetadata
 }
 
 export interface ImportJob {
@@ -50,6 +72,10 @@ export interface AuthProvider {
   refresh(refreshToken: string, ctx: CallContext): Promise<SessionAnswer>
   /** The logged user's profile; the user id is under CUSTOM_USER_ID_KEY. */
   userinfo(ctx: CallContext): Promise<Record<string, unknown>>
+  /** Ends the session of the caller's credentials; `redirect` is the path browsers return to. */
+  logout(redirect: string | undefined, ctx: CallContext): Promise<LogoutAnswer>
+  /** Whether `password` is the current password of the user known by `login` (username or email). */
+  verifyPassword(login: string, password: string, ctx: CallContext): Promise<boolean>
   createUser(user: NewAuthUser, ctx: CallContext): Promise<{ authUserId: string }>
   updateUser(authUserId: string, changes: AuthUserChanges, ctx: CallContext): Promise<void>
   /** Idempotent: an already missing user is a success. */

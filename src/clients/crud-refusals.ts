@@ -46,12 +46,23 @@ function crudFieldReason(message: string): string | undefined {
   return undefined
 }
 
+/** `email already exists` from a duplicate-key answer that names its fields; undefined when it names none. */
+export function crudDuplicateReason(error: UpstreamError): string | undefined {
+  return duplicateReason(duplicateKeyFields(upstreamMessage(error)))
+}
+
 /** How the CRUD refused the caller's data; undefined when it did not refuse the data. */
 export function crudRefusal(error: UpstreamError): Refusal | undefined {
   if (isDuplicateKey(error)) {
-    const reason = duplicateReason(duplicateKeyFields(upstreamMessage(error)))
+    const reason = crudDuplicateReason(error)
     return error.status === 500 ? { status: 409, reason, answer: 'responded with a duplicate key error' } : { status: 409, reason }
   }
-  if (error.status === 400) return { status: 400, reason: crudFieldReason(upstreamMessage(error)) }
+  if (error.status === 400) {
+    const message = upstreamMessage(error)
+    // A read refused for its filter says why as the CRUD words it, as `GET /users/` relays it:
+    // the filter is the caller's own, and the reason (an id that is no ObjectId) is theirs to fix.
+    const readReason = error.method === 'GET' && message !== '' ? message : undefined
+    return { status: 400, reason: crudFieldReason(message) ?? readReason }
+  }
   return undefined
 }

@@ -8,6 +8,9 @@ export const CRUD_STATES = ['PUBLIC', 'DRAFT', 'TRASH', 'DELETED'] as const
 export type CrudState = (typeof CRUD_STATES)[number]
 export const ALL_STATES = CRUD_STATES.join(',')
 
+/** The caller's headers a proxied read passes on: its ACLs and how its `_q` is encoded. */
+const PROXIED_READ_HEADERS = [...ACL_HEADERS, ...CRUD_QUERY_ENCODING_HEADERS]
+
 export type CrudDocument = Record<string, unknown> & { _id: string }
 export type CrudQuery = Record<string, QueryValue>
 export type CrudUpdate = Partial<Record<'$set' | '$unset' | '$inc' | '$mul' | '$currentDate' | '$push' | '$pull' | '$addToSet', Record<string, unknown>>>
@@ -96,14 +99,15 @@ export class CrudCollection {
    */
   proxyRead(suffix: '/' | '/count' | `/${string}`, rawQuery: string, ctx: CallContext): Promise<Dispatcher.ResponseData> {
     const routeSuffix = suffix === '/' || suffix === '/count' ? suffix : '/:id'
+    // Built directly rather than through request(): this runs on every proxied read.
     return this.http.dispatch(
-      this.request({
+      {
         method: 'GET',
-        suffix,
-        routeSuffix,
+        path: `${this.endpoint}${suffix}`,
+        route: `${this.endpoint}${routeSuffix}`,
         query: rawQuery,
-        headers: pickHeaders(ctx.incoming, [...ACL_HEADERS, ...CRUD_QUERY_ENCODING_HEADERS]),
-      }),
+        headers: pickHeaders(ctx.incoming, PROXIED_READ_HEADERS),
+      },
       ctx,
     )
   }

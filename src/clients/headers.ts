@@ -47,21 +47,27 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
 }
 
-/** Copies the named headers that are present and non-empty. Names must be lower case. */
-export function pickHeaders(incoming: IncomingHttpHeaders, names: readonly string[]): HeaderMap {
-  const picked: HeaderMap = {}
+/** Copies into `into` the named headers that are present and non-empty. Names must be lower case. */
+function copyHeaders(incoming: IncomingHttpHeaders, names: readonly string[], into: HeaderMap): void {
   for (const name of names) {
     if (CONNECTION_HEADERS.has(name)) continue
     const value = single(incoming[name])
-    if (value !== undefined && value !== '') picked[name] = value
+    if (value !== undefined && value !== '') into[name] = value
   }
+}
+
+/** Copies the named headers that are present and non-empty. Names must be lower case. */
+export function pickHeaders(incoming: IncomingHttpHeaders, names: readonly string[]): HeaderMap {
+  const picked: HeaderMap = {}
+  copyHeaders(incoming, names, picked)
   return picked
 }
 
 /**
  * The header set forwarded on every peer call for one incoming request: the platform headers
  * re-emitted from their parsed values, the tracing headers, then `ADDITIONAL_HEADERS_TO_PROXY`
- * (later groups win). Computed once per request.
+ * (later groups win). Computed once per request, for every request: copied straight into the
+ * one map, and absent headers cost a lookup.
  */
 export function platformForwardedHeaders(
   incoming: IncomingHttpHeaders,
@@ -81,15 +87,19 @@ export function platformForwardedHeaders(
     }
   }
 
-  const groups = (single(incoming[keys.groups]) ?? '').split(',').filter((group) => group !== '')
-  if (groups.length > 0) headers[keys.groups] = groups.join(',')
+  const groupList = single(incoming[keys.groups])
+  if (groupList) {
+    const groups = groupList.split(',').filter((group) => group !== '')
+    if (groups.length > 0) headers[keys.groups] = groups.join(',')
+  }
 
   const clientType = single(incoming[keys.clientType])
   if (clientType) headers[keys.clientType] = clientType
 
   if (single(incoming[keys.backoffice])) headers[keys.backoffice] = '1'
 
-  Object.assign(headers, pickHeaders(incoming, TRACING_HEADERS), pickHeaders(incoming, additionalHeaders))
+  copyHeaders(incoming, TRACING_HEADERS, headers)
+  copyHeaders(incoming, additionalHeaders, headers)
   return headers
 }
 

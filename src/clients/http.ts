@@ -2,11 +2,13 @@
 // forwarded headers, JSON in/out, and every failure turned into an UpstreamError. Every peer call
 // passes here, so each one is measured (ums_peer_request_duration_seconds) and, with tracing on,
 // gets its client span here.
+import type { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Pool, errors as undiciErrors, type Dispatcher, type FormData } from 'undici'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Context } from '@opentelemetry/api'
 import { UpstreamError } from '../errors/index.js'
+import { logsAt } from '../observability/logging.js'
 import { observePeerCall } from '../observability/metrics.js'
 import { startPeerSpan } from '../observability/tracing.js'
 import type { HeaderMap } from './headers.js'
@@ -62,7 +64,8 @@ export interface PeerClientOptions {
 
 function buildQuery(query: PeerRequest['query']): string {
   if (query === undefined) return ''
-  if (typeof query === 'string') return query === '' ? '' : `?${query.replace(/^\?/, '')}`
+  // A caller's raw query string (proxied reads): passed as it is, one leading `?` dropped.
+  if (typeof query === 'string') return query === '' ? '' : query.startsWith('?') ? query : `?${query}`
   const params = new URLSearchParams()
   for (const [key, value] of Object.entries(query)) {
     if (value !== undefined) params.append(key, String(value))
@@ -74,6 +77,70 @@ function buildQuery(query: PeerRequest['query']): string {
 /** The per-call deadline passed. */
 class DeadlineError extends Error {
   override name = 'TimeoutError'
+}
+
+/**
+ * The per-call deadline, handed to undici as the call's `signal`. undici takes an EventEmitter
+ * (`once`, `removeListener`, `aborted`, `reason`) as well as an AbortSignal; an AbortController per
+ * call costs an EventTarget, its listener records and an Event when it fires, a sizeable share of
+ * a proxied read's own CPU, where undici registers one listener and this object holds just that.
+ */
+class CallDeadline {
+  aborted = false
+  reason: DeadlineError | undefined = undefined
+  private listener: (() => void) | undefined = undefined
+  /** Listeners beyond the first (undici registers one; kept for any other taker). */
+  private others: Array<() => void> | undefined = undefined
+  private readonly timer: NodeJS.Timeout
+
+  constructor(timeoutMs: number) {
+    this.timer = setTimeout(expire, timeoutMs, this)
+    this.timer.unref()
+  }
+
+  /** What undici is given: it accepts an EventEmitter-like object. */
+  get signal(): EventEmitter {
+    return this as unknown as EventEmitter
+  }
+
+  on(_event: 'abort', listener: () => void): this {
+    if (this.listener === undefined) this.listener = listener
+    else (this.others ??= []).push(listener)
+    return this
+  }
+
+  once(event: 'abort', listener: () => void): this {
+    // It fires at most once, so every listener is a once-listener.
+    return this.on(event, listener)
+  }
+
+  removeListener(_event: 'abort', listener: () => void): this {
+    if (this.listener === listener) this.listener = undefined
+    else if (this.others) this.others = this.others.filter((other) => other !== listener)
+    return this
+  }
+
+  off(event: 'abort', listener: () => void): this {
+    return this.removeListener(event, listener)
+  }
+
+  clear(): void {
+    clearTimeout(this.timer)
+  }
+
+  fire(): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = new DeadlineError()
+    const listeners = [this.listener, ...(this.others ?? [])]
+    this.listener = undefined
+    this.others = undefined
+    for (const listener of listeners) listener?.()
+  }
+}
+
+function expire(deadline: CallDeadline): void {
+  deadline.fire()
 }
 
 /** How a call failed below HTTP: timed out, refused, reset, or anything else (`error`). */
@@ -174,50 +241,55 @@ export class PeerClient {
    * Sends the call and returns the raw undici answer (body not consumed); transport errors mapped.
    * The call is measured, and its span ended, when its body is done: a streamed body counts too.
    */
-  async dispatch(request: PeerRequest, ctx: CallContext): Promise<Dispatcher.ResponseData> {
-    const { headers, body } = this.buildHeaders(request, ctx)
-    const path = `${this.basePath}${request.path}${buildQuery(request.query)}`
-    const started = performance.now()
-    const endSpan = this.options.traced
-      ? startPeerSpan({ peer: this.service, method: request.method, route: request.route, baseUrl: this.baseUrl }, ctx.traceContext, headers)
-      : undefined
-    const finish = (outcome: number | TransportOutcome) => {
-      observePeerCall(this.service, request.method, request.route, outcome, (performance.now() - started) / 1000)
-      endSpan?.(outcome)
-    }
-    try {
+  dispatch(request: PeerRequest, ctx: CallContext): Promise<Dispatcher.ResponseData> {
+    // One promise, settled from undici's callback: every proxied read passes here, and the
+    // promise form of pool.request inside an async function cost two more and their turns.
+    return new Promise((resolve, reject) => {
+      const { headers, body } = this.buildHeaders(request, ctx)
+      const path = `${this.basePath}${request.path}${buildQuery(request.query)}`
+      const started = performance.now()
+      const endSpan = this.options.traced
+        ? startPeerSpan({ peer: this.service, method: request.method, route: request.route, baseUrl: this.baseUrl }, ctx.traceContext, headers)
+        : undefined
       // undici's own timeouts tick in coarse steps; this deadline is exact. It covers the answer
       // and its body, and is cleared as soon as the body is done (no timer left per request).
-      const controller = new AbortController()
-      const deadline = setTimeout(() => controller.abort(new DeadlineError()), this.options.timeoutMs)
-      deadline.unref()
-      let response: Dispatcher.ResponseData
-      try {
-        response = await this.pool.request({ method: request.method, path, headers, body, signal: controller.signal })
-      } catch (error) {
-        clearTimeout(deadline)
-        throw error
-      }
-      // Whoever reads the body gets its error too; this listener only records how the call ended.
-      let bodyError: unknown
-      response.body.on('error', (error: unknown) => {
-        bodyError ??= error
+      const deadline = new CallDeadline(this.options.timeoutMs)
+      this.pool.request({ method: request.method, path, headers, body, signal: deadline.signal }, (error, response) => {
+        if (error) {
+          deadline.clear()
+          const outcome = transportOutcome(error)
+          this.finish(request, started, endSpan, outcome)
+          const reason = transportReason(error, this.options.timeoutMs)
+          ctx.log.debug({ peer: this.service, method: request.method, route: request.route, reason }, 'peer call failed')
+          reject(new UpstreamError(this.service, request.method, request.route, undefined, reason, undefined, undefined, outcome))
+          return
+        }
+        // Whoever reads the body gets its error too; these listeners only record how the call ended
+        // (`on`, not `once`, for 'close': a stream emits it once).
+        let bodyError: unknown
+        response.body.on('error', (bodyFailure: unknown) => {
+          bodyError ??= bodyFailure
+        })
+        response.body.on('close', () => {
+          deadline.clear()
+          this.finish(request, started, endSpan, bodyError === undefined ? response.statusCode : transportOutcome(bodyError))
+        })
+        // The line's fields are only built when it is written: this runs on every proxied read.
+        if (logsAt(ctx.log, 'debug')) {
+          ctx.log.debug(
+            { peer: this.service, method: request.method, route: request.route, statusCode: response.statusCode, responseTime: performance.now() - started },
+            'peer call',
+          )
+        }
+        resolve(response)
       })
-      response.body.once('close', () => {
-        clearTimeout(deadline)
-        finish(bodyError === undefined ? response.statusCode : transportOutcome(bodyError))
-      })
-      ctx.log.debug(
-        { peer: this.service, method: request.method, route: request.route, statusCode: response.statusCode, responseTime: performance.now() - started },
-        'peer call',
-      )
-      return response
-    } catch (error) {
-      finish(transportOutcome(error))
-      const reason = transportReason(error, this.options.timeoutMs)
-      ctx.log.debug({ peer: this.service, method: request.method, route: request.route, reason }, 'peer call failed')
-      throw new UpstreamError(this.service, request.method, request.route, undefined, reason, undefined, undefined, transportOutcome(error))
-    }
+    })
+  }
+
+  /** Records how a call ended: its metric and, with tracing on, its span. */
+  private finish(request: PeerRequest, started: number, endSpan: ((outcome: number | TransportOutcome) => void) | undefined, outcome: number | TransportOutcome): void {
+    observePeerCall(this.service, request.method, request.route, outcome, (performance.now() - started) / 1000)
+    endSpan?.(outcome)
   }
 
   /** Sends the call and parses the answer; non-2xx (outside `acceptStatus`) throws UpstreamError. */

@@ -19,3 +19,17 @@ export function duplicateReason(fields: readonly string[]): string | undefined {
   if (fields.length === 1) return `${fields[0]} already exists`
   return `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1]} already exist`
 }
+
+/**
+ * A login the auth service refused for its credentials, from the OAuth error answer of its token
+ * endpoint: `invalid_grant` to a password grant is a wrong username or password (Auth0: "Wrong
+ * email or password."), `unauthorized` "user is blocked" a blocked user. ums sends only password
+ * grants to `POST /oauth/token`. The peer's description may name the user, so the words are ours.
+ */
+export function loginRefusal(error: UpstreamError): Refusal | undefined {
+  if (error.method !== 'POST' || error.route !== '/oauth/token' || (error.status !== 401 && error.status !== 403)) return undefined
+  const body = error.upstreamBody as { error?: unknown } | undefined
+  if (body?.error === 'invalid_grant') return { status: error.status, reason: 'wrong username or password', reasonOnly: true }
+  if (body?.error === 'unauthorized' && /\bblocked\b/i.test(upstreamMessage(error))) return { status: error.status, reason: 'the user is blocked', reasonOnly: true }
+  return undefined
+}

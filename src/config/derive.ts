@@ -35,6 +35,11 @@ export interface Config {
   bulkMaxUsers: number
   jobsTtlMs: number
   reconcileRecentWindowMs: number
+  groupConfigCacheTtlMs: number
+  selfRegistrationRateLimitPerMinute: number
+  selfRegistrationMinDurationMs: number
+  /** Addresses or CIDR ranges whose `x-forwarded-for` is believed; empty: none. */
+  trustedProxies: string[]
   jobStore: JobStoreConfig
   /** The collection, table or key prefix of the job store. */
   jobsCollectionName: string
@@ -88,6 +93,10 @@ export function deriveConfig(env: RawEnv): Config {
     bulkMaxUsers: env.BULK_MAX_USERS,
     jobsTtlMs: env.JOBS_TTL_MS,
     reconcileRecentWindowMs: env.RECONCILE_RECENT_WINDOW_MS,
+    groupConfigCacheTtlMs: env.GROUP_CONFIG_CACHE_TTL_MS,
+    selfRegistrationRateLimitPerMinute: env.SELF_REGISTRATION_RATE_LIMIT_PER_MINUTE,
+    selfRegistrationMinDurationMs: env.SELF_REGISTRATION_MIN_DURATION_MS,
+    trustedProxies: env.TRUSTED_PROXIES === undefined ? [] : commaList(env.TRUSTED_PROXIES),
     jobStore: parseJobStore(env),
     jobsCollectionName: env.JOBS_COLLECTION_NAME,
     jobsLockLifetimeMs: env.JOBS_LOCK_LIFETIME_MS,

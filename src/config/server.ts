@@ -36,6 +36,8 @@ export function serverOptions(config: Config, settings: ServerSettings = {}): Fa
     // Node's defaults (headers within 60 s, late requests checked every 30 s), shortened with a
     // shorter request timeout: Node swaps the two timeouts when the headers' is the longer.
     http: { headersTimeout: Math.min(60_000, requestTimeout), connectionsCheckingInterval: Math.min(30_000, Math.ceil(requestTimeout / 4)) },
+    // The client address (rate limits, logs) comes from x-forwarded-for only behind a known proxy.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }
 }

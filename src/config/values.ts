@@ -1,5 +1,6 @@
 // Parsers of the variables whose values are more than the schema checks: service URLs, comma
 // lists, the polling interval and the job store URL.
+import { existsSync } from 'node:fs'
 import { ConfigError } from './config-error.js'
 
 export type PollingInterval = { kind: 'interval'; ms: number } | { kind: 'cron'; expression: string }
@@ -85,6 +86,78 @@ const STORE_SCHEMES: Record<string, 'postgres' | 'redis' | 'mongodb'> = {
   'rediss:': 'redis',
 }
 
+/** The hosts of a URL's authority (MongoDB takes a comma list), without the credentials. */
+function authorityHosts(url: string): string[] {
+  const authority = /^[^:]+:\/\/([^/?#]*)/.exec(url)?.[1] ?? ''
+  return authority.slice(authority.lastIndexOf('@') + 1).split(',')
+}
+
+/** A port is quoted back only when it is a number: anything else may be a misplaced password. */
+function portProblem(variable: string, port: string): ConfigError | undefined {
+  if (/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535) return undefined
+  return new ConfigError(`${variable} must have a port from 1 to 65535${/^\d+$/.test(port) ? `, got ${port}` : ''}`)
+}
+
+/** The port a host names (`h:5432`, `[::1]:5432`), undefined when it names none. */
+function portOf(host: string): string | undefined {
+  const port = /^(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(host)?.[1]
+  return port === undefined || port === '' ? undefined : port
+}
+
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']
+/** What MongoDB refuses in a database name. */
+const MONGO_DATABASE_FORBIDDEN = /[/\\. "$\0]/
+
+/**
+ * The parts of a store URL that its driver would otherwise take badly: a port out of range, a
+ * Redis database that is no number (ioredis sends `SELECT NaN`, whose refusal crashes the process,
+ * or reads `2x` as 2), a PostgreSQL TLS option the driver would read as "use TLS", a MongoDB
+ * database name the server refuses. Values are quoted only where they cannot be secrets.
+ */
+function checkStoreUrl(variable: string, backend: 'postgres' | 'redis' | 'mongodb', scheme: string, url: string): void {
+  const hosts = authorityHosts(url)
+  for (const host of hosts) {
+    const port = portOf(host)
+    if (port === undefined) continue
+    if (scheme === 'mongodb+srv') throw new ConfigError(`${variable} is a mongodb+srv URL, whose ports come from DNS: remove the port`)
+    const problem = portProblem(variable, port)
+    if (problem) throw problem
+  }
+  if (scheme === 'mongodb+srv' && hosts.length > 1) throw new ConfigError(`${variable} is a mongodb+srv URL: name one host, whose DNS records list the servers`)
+  if (backend === 'mongodb') {
+    const database = /^[^:]+:\/\/[^/?#]*\/([^?#]*)/.exec(url)?.[1] ?? ''
+    let name: string
+    try {
+      name = decodeURIComponent(database)
+    } catch {
+      throw new ConfigError(`${variable} has a database name that is not valid percent-encoding`)
+    }
+    if (MONGO_DATABASE_FORBIDDEN.test(name)) throw new ConfigError(`${variable} names the database "${name}": MongoDB database names cannot contain / \\ . " $ or a space`)
+    if (Buffer.byteLength(name) >= 64) throw new ConfigError(`${variable} names a database of ${Buffer.byteLength(name)} bytes: MongoDB takes at most 63`)
+    return
+  }
+  const parsed = new URL(url)
+  if (backend === 'redis') {
+    const database = parsed.pathname.replace(/^\//, '')
+    if (database !== '' && !/^\d+$/.test(database)) throw new ConfigError(`${variable} must name the Redis database by its number (redis://host:6379/0), got "${database}"`)
+    const queried = parsed.searchParams.get('db')
+    if (queried !== null && !/^\d+$/.test(queried)) throw new ConfigError(`${variable} must give db= as a Redis database number, got "${queried}"`)
+    return
+  }
+  const sslmode = parsed.searchParams.get('sslmode')
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) throw new ConfigError(`${variable} has sslmode "${sslmode}": use ${SSL_MODES.join(', ')}`)
+  const ssl = parsed.searchParams.get('ssl')
+  if (ssl !== null && !['true', 'false', '1', '0'].includes(ssl)) throw new ConfigError(`${variable} has ssl "${ssl}": use true or false`)
+  const port = parsed.searchParams.get('port')
+  const problem = port === null ? undefined : portProblem(variable, port)
+  if (problem) throw problem
+  // The driver reads these files when it connects: a wrong path is a mistake of the configuration.
+  for (const option of ['sslcert', 'sslkey', 'sslrootcert']) {
+    const file = parsed.searchParams.get(option)
+    if (file !== null && !existsSync(file)) throw new ConfigError(`${variable} names the ${option} file "${file}", which does not exist`)
+  }
+}
+
 /**
  * The job store from JOBS_STORE_URL, else MONGODB_URL, else memory. Messages never echo the URL:
  * it may carry a password.
@@ -107,5 +180,6 @@ export function parseJobStore(env: { JOBS_STORE_URL?: string | undefined; MONGOD
       throw new ConfigError(`${variable} is not a valid ${scheme} URL`)
     }
   }
+  checkStoreUrl(variable, backend, scheme, url)
   return { backend, url, variable }
 }

@@ -29,19 +29,31 @@ export const ERROR_CODES = {
   UMS_AUTH_USER_NOT_FOUND: { status: 400, meaning: '`POST /users/with-id` for an auth user that does not exist' },
   UMS_AUTH_CREATION_DISABLED: { status: 400, meaning: '`POST /users/register` for a user whose group has no auth users' },
   UMS_PEER_REFUSED: { status: 400, meaning: "a peer refused the caller's data; the message says why when the peer did (e.g. a field the collection does not declare)" },
+  UMS_FIELD_NOT_ALLOWED: { status: 400, meaning: "a sign-up field other than `userGroup`, `email`, `username`, `password` and the group's `selfService.editableFields` (the message names it): roles, groups and the like come from the group's defaults" },
   UMS_MISSING_FILE: { status: 400, meaning: 'a CSV import without a `file` part' },
   UMS_INVALID_IMPORT_OPTION: { status: 400, meaning: 'a CSV import `delimiter`, `encoding` or `escape` that cannot be used' },
-  UMS_INVALID_CSV: { status: 400, meaning: 'a CSV file whose header has no `userGroup` or names a column twice, or that is not CSV' },
+  UMS_INVALID_CSV: { status: 400, meaning: 'a CSV file that is empty, whose header has no `userGroup` or names a column twice, or that is not CSV' },
   UMS_FILE_TOO_LARGE: { status: 413, meaning: 'a CSV file over `USER_IMPORT_MAX_FILE_SIZE`' },
 
   // What the caller asked for is not there, or not allowed.
-  UMS_NOT_AUTHENTICATED: { status: 401, meaning: 'no logged user: the auth service refused the credentials, or no CRUD user has the logged auth user id' },
+  UMS_NOT_AUTHENTICATED: {
+    status: 401,
+    meaning:
+      'no logged user: no credentials (neither `Authorization: Bearer` nor the `sid` cookie), credentials the auth service refused, or no PUBLIC, unblocked CRUD user with the logged auth user id',
+  },
   UMS_FORBIDDEN: { status: 403, meaning: 'the auth service refused the login or refresh (wrong password, blocked user, invalid token)' },
+  UMS_FIELD_NOT_SELF_EDITABLE: { status: 403, meaning: "`PATCH /users/me` on a field the user's group does not let its users edit (the message names it)" },
+  UMS_SELF_REGISTRATION_DISABLED: { status: 403, meaning: 'a sign-up to a group that does not accept them (`selfRegistration.enabled` is not true, or the group is unknown)' },
+  UMS_EMAIL_DOMAIN_NOT_ALLOWED: { status: 403, meaning: "a sign-up with an e-mail address outside the group's `selfRegistration.allowedEmailDomains`" },
+  UMS_WRONG_PASSWORD: { status: 403, meaning: '`POST /users/me/change-password` with a wrong current password: nothing changed' },
   UMS_USER_NOT_FOUND: { status: 404, meaning: 'no user with this id (the CRUD `_id`; the `authUserId` for the change-password email)' },
+  UMS_UNKNOWN_CONSENT: { status: 404, meaning: "a consent key the user's group does not declare" },
   UMS_JOB_NOT_FOUND: { status: 404, meaning: 'no job of this kind with this id (or it expired after `JOBS_TTL_MS`)' },
   UMS_DUPLICATE_USER: { status: 409, meaning: 'another user holds this email or username (the message names the field), or the auth user already has a CRUD user' },
   UMS_ALREADY_REGISTERED: { status: 409, meaning: '`POST /users/register` for a user that already has an auth user' },
-  UMS_RATE_LIMITED: { status: 429, meaning: 'the auth service is rate limiting; try again later' },
+  UMS_NO_AUTH_USER: { status: 409, meaning: '`POST /users/:id/force-password-reset` for a user without an auth user' },
+  UMS_NO_EMAIL: { status: 409, meaning: '`POST /users/:id/force-password-reset` for a user without an email to send the change-password email to' },
+  UMS_RATE_LIMITED: { status: 429, meaning: 'the auth service is rate limiting, or a client address sent more than `SELF_REGISTRATION_RATE_LIMIT_PER_MINUTE` sign-ups in a minute; try again after `retry-after`' },
 
   // ums or a peer failed.
   UMS_UPSTREAM_FAILED: { status: 500, meaning: 'a peer failed or did not answer; the message names the call, never its answer' },

@@ -40,11 +40,13 @@ export const conflict = (message: string, code: ErrorCode) => new HttpError(409,
 /** Why a peer refused the caller's data, as its client read it from the peer's answer. */
 export interface Refusal {
   /** What the caller gets when the operation lets this kind of refusal through. */
-  status: 400 | 409
+  status: 400 | 401 | 403 | 409
   /** Why, naming fields only; undefined when the answer does not say. */
   reason: string | undefined
   /** Replaces "responded with a <status> status code" when that status would mislead the caller. */
   answer?: string
+  /** The reason says it all, and the call is left out: the caller's own input was refused, no peer failed. */
+  reasonOnly?: boolean
 }
 
 /**
@@ -124,9 +126,11 @@ export function upstreamFailure(error: UpstreamError, op: Operation | undefined)
   const passed = status !== undefined && op !== undefined && (op.passThrough as readonly number[]).includes(status)
   const prefix = op === undefined ? '' : `Error while ${op.action} user: `
   if (!passed) return new HttpError(500, `${prefix}${error.message}`, 'UMS_UPSTREAM_FAILED')
+  const code = PASSED_THROUGH_CODES[status] ?? 'UMS_UPSTREAM_FAILED'
+  if (refusal?.reasonOnly === true && refusal.reason !== undefined) return new HttpError(status, `${prefix}${refusal.reason}`, code)
   const call = refusal?.answer === undefined ? error.message : `${error.service} ${error.method.toUpperCase()} ${error.route} ${refusal.answer}`
   const reason = refusal?.reason === undefined ? '' : `: ${refusal.reason}`
-  return new HttpError(status, `${prefix}${call}${reason}`, PASSED_THROUGH_CODES[status] ?? 'UMS_UPSTREAM_FAILED')
+  return new HttpError(status, `${prefix}${call}${reason}`, code)
 }
 
 /** custom-plugin-lib style: the first ajv error, data path with dots (`body.name must be string`). */

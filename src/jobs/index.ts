@@ -1,7 +1,7 @@
 // Builds the job engine the configuration asks for: in memory when no store URL is set, else
 // Agenda on the configured store (only that backend's driver is loaded).
 import type { FastifyBaseLogger } from 'fastify'
-import type { Config } from '../config/index.js'
+import { ConfigError, type Config } from '../config/index.js'
 import { countListenerFailure } from '../observability/metrics.js'
 import { AgendaJobEngine } from './agenda-engine.js'
 import type { JobEngine } from './engine.js'
@@ -9,6 +9,8 @@ import { InMemoryJobEngine } from './memory-engine.js'
 import type { ListenerFailure } from './listeners.js'
 import { MemoryJobStore } from './memory-store.js'
 import { openDurableJobStore } from './stores/index.js'
+import { StoreUrlRefused } from './stores/errors.js'
+import type { DurableJobStore } from './store.js'
 
 /** Reports a listener's failure on `log` at error level and counts it in ums_listener_failures_total. */
 export function reportListenerFailures(log: FastifyBaseLogger): ListenerFailure {
@@ -22,12 +24,19 @@ export async function createJobEngine(config: Config, log: FastifyBaseLogger): P
   const storeConfig = config.jobStore
   if (storeConfig.backend === 'memory') return new InMemoryJobEngine(new MemoryJobStore({ ttlMs: config.jobsTtlMs }), log)
   const onListenerFailure = reportListenerFailures(log)
-  const durable = await openDurableJobStore(storeConfig.backend, {
-    url: storeConfig.url,
-    name: config.jobsCollectionName,
-    ttlMs: config.jobsTtlMs,
-    onBackgroundError: (error) => log.warn({ err: error, store: storeConfig.backend }, 'job store connection error'),
-    onListenerFailure,
-  })
+  let durable: DurableJobStore
+  try {
+    durable = await openDurableJobStore(storeConfig.backend, {
+      url: storeConfig.url,
+      name: config.jobsCollectionName,
+      ttlMs: config.jobsTtlMs,
+      onBackgroundError: (error) => log.warn({ err: error, store: storeConfig.backend }, 'job store connection error'),
+      onListenerFailure,
+    })
+  } catch (error) {
+    // A URL the driver cannot use stops the start like any invalid variable: one line naming it.
+    if (error instanceof StoreUrlRefused) throw new ConfigError(`invalid configuration: ${storeConfig.variable} ${error.message}`)
+    throw error
+  }
   return new AgendaJobEngine({ durable, lockLifetimeMs: config.jobsLockLifetimeMs, log, onListenerFailure })
 }

@@ -103,3 +103,9 @@ export interface DurableJobStoreOptions extends JobStoreOptions {
   /** Where the store's listeners on its connections report an exception of their own. */
   onListenerFailure?: ListenerFailure
 }
+
+/** What removing a durable store needs: where it is and its name (JOBS_COLLECTION_NAME). */
+export interface DropJobStoreOptions {
+  url: string
+  name: string
+}

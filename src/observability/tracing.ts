@@ -123,27 +123,36 @@ function endRequestSpan(request: FastifyRequest, reply: FastifyReply | undefined
  * are recorded: the query string may carry personal data.
  */
 export function registerRequestTracing(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
+  // Callback hooks rather than async ones: they run on every request.
+  app.addHook('onRequest', (request, _reply, done) => {
     const tracer = running?.tracer
-    if (!tracer) return
-    const route = request.routeOptions.url
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers)
-    const span = tracer.startSpan(
-      route === undefined ? request.method : `${request.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': request.method,
-          'url.path': request.url.split('?')[0] ?? '/',
-          ...(route === undefined ? {} : { 'http.route': route }),
-        },
-      },
-      parent,
-    )
-    requestSpans.set(request, { span, context: trace.setSpan(parent, span) })
+    if (tracer) startRequestSpan(tracer, request)
+    done()
   })
-  app.addHook('onResponse', async (request, reply) => endRequestSpan(request, reply))
+  app.addHook('onResponse', (request, reply, done) => {
+    endRequestSpan(request, reply)
+    done()
+  })
   app.addHook('onRequestAbort', async (request) => endRequestSpan(request, undefined))
+}
+
+/** The request's server span, child of the caller's trace context when it sends one. */
+function startRequestSpan(tracer: Tracer, request: FastifyRequest): void {
+  const route = request.routeOptions.url
+  const parent = propagation.extract(ROOT_CONTEXT, request.headers)
+  const span = tracer.startSpan(
+    route === undefined ? request.method : `${request.method} ${route}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': request.method,
+        'url.path': request.url.split('?')[0] ?? '/',
+        ...(route === undefined ? {} : { 'http.route': route }),
+      },
+    },
+    parent,
+  )
+  requestSpans.set(request, { span, context: trace.setSpan(parent, span) })
 }
 
 export interface PeerCallDescription {

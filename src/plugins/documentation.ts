@@ -12,6 +12,12 @@ export default fp(
       openapi: {
         openapi: '3.0.3',
         info: { title: PACKAGE.name, description: PACKAGE.description, version: PACKAGE.version },
+        components: {
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'The access token of a token-mode login' },
+            sessionCookie: { type: 'apiKey', in: 'cookie', name: 'sid', description: 'The session cookie of a website-mode login' },
+          },
+        },
       },
       // Shared schemas keep their own name in the document (`ErrorBody`, not `def-0`).
       refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`) },

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js'
 import { PeerClient } from '../clients/http.js'
 import { CrudClient } from '../clients/crud.js'
 import { crudRefusal } from '../clients/crud-refusals.js'
+import { loginRefusal } from '../clients/refusal.js'
 import { RondClient } from '../clients/rond.js'
 import { TimerClient } from '../clients/timer.js'
 import { authProviderModule, type AuthProvider } from '../auth-providers/index.js'
@@ -27,7 +28,8 @@ function createPeers(config: Config): { peers: Peers; close: () => Promise<void>
   const options = { timeoutMs: config.upstreamTimeoutMs, traced: config.enableTracing }
   const authModule = authProviderModule(config.authModule)
   const crudHttp = new PeerClient('CRUD', config.services.crud, { ...options, explainRefusal: crudRefusal })
-  const authHttp = new PeerClient('AUTH', config.services.auth, { ...options, explainRefusal: authModule.explainRefusal })
+  // A refused login reads the same whatever the auth module: the OAuth answer of the token endpoint says why.
+  const authHttp = new PeerClient('AUTH', config.services.auth, { ...options, explainRefusal: (error) => authModule.explainRefusal(error) ?? loginRefusal(error) })
   const rondHttp = new PeerClient('ROND', config.services.rond, options)
   const timerHttp = config.services.timer ? new PeerClient('TIMER', config.services.timer, options) : undefined
   return {

@@ -38,19 +38,24 @@ export default fp(
   async (app) => {
     const { headerKeys, additionalHeadersToProxy } = app.config
     app.decorateRequest('callContext', null as unknown as CallContext)
-    app.addHook('onRequest', async (request: FastifyRequest) => {
+    // Callback hooks rather than async ones: they run on every request, and an async hook costs a
+    // promise and a turn of the microtask queue each.
+    app.addHook('onRequest', (request: FastifyRequest, _reply, done) => {
       request.callContext = {
         forwarded: platformForwardedHeaders(request.headers, headerKeys, additionalHeadersToProxy),
         incoming: request.headers,
         log: request.log,
         traceContext: requestTraceContext(request),
       }
+      done()
     })
     registerRequestLogging(app)
-    app.addHook('preValidation', async (request) => {
-      if (nestedDeeperThan(request.body, MAX_BODY_DEPTH)) {
-        throw new HttpError(400, `body must not be nested more than ${MAX_BODY_DEPTH} levels deep`, 'UMS_INVALID_REQUEST')
+    app.addHook('preValidation', (request, _reply, done) => {
+      if (request.body !== undefined && nestedDeeperThan(request.body, MAX_BODY_DEPTH)) {
+        done(new HttpError(400, `body must not be nested more than ${MAX_BODY_DEPTH} levels deep`, 'UMS_INVALID_REQUEST'))
+        return
       }
+      done()
     })
     // Bodies are JSON (multipart for the import): a JSON body labelled text/plain is refused with
     // a 415 naming the right type, rather than read as a string and refused as "must be object".

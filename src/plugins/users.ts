@@ -20,7 +20,7 @@ export default fp(
       auth,
       rond,
       timer,
-      groups: new GroupSchemaCache(crud.umsConfig),
+      groups: new GroupSchemaCache(crud.umsConfig, app.config.groupConfigCacheTtlMs),
       users: new UsersRepository(crud.users),
     })
   },

@@ -1,11 +1,12 @@
 // Authentication routes: login, refresh, userinfo and the change-password email.
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts'
-import type { SessionAnswer } from '../auth-providers/provider.js'
+import type { LogoutAnswer, SessionAnswer } from '../auth-providers/provider.js'
 import { operation } from '../errors/index.js'
 import { getUserinfo } from '../services/userinfo.js'
 import { sendChangePasswordEmail } from '../services/passwords.js'
-import { emptyResponse, errorResponses } from './schemas.js'
+import { requireCredentials } from '../services/self-service/caller.js'
+import { SESSION_SECURITY, emptyResponse, errorResponses } from './schemas.js'
 
 const tokenBody = {
   type: 'object',
@@ -24,6 +25,16 @@ function relaySession(reply: FastifyReply, answer: SessionAnswer) {
   reply.code(answer.status)
   return answer.body === undefined || answer.body === '' ? reply.send() : reply.send(answer.body)
 }
+
+function relayCookies(reply: FastifyReply, answer: LogoutAnswer) {
+  if (answer.setCookie.length > 0) reply.header('set-cookie', answer.setCookie)
+}
+
+const logoutQuery = {
+  type: 'object',
+  properties: { redirect: { type: 'string', minLength: 1, pattern: '^/', description: 'Path of the application the browser returns to' } },
+  additionalProperties: false,
+} as const
 
 export const authRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const { auth, crud } = app.peers
@@ -81,6 +92,51 @@ export const authRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       },
     },
     async (request) => getUserinfo({ config: app.config, crud, auth }, request.callContext),
+  )
+
+  app.post(
+    '/logout',
+    {
+      config: operation('logging out', [401, 429]),
+      schema: {
+        tags,
+        security: SESSION_SECURITY,
+        operationId: 'logout',
+        summary: 'End the session of the credentials sent; relays the set-cookie that clears sid',
+        response: { 204: emptyResponse, ...errorResponses(401, 429, 500) },
+      },
+    },
+    async (request, reply) => {
+      requireCredentials(request.callContext)
+      relayCookies(reply, await auth.logout(undefined, request.callContext))
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.get(
+    '/logout',
+    {
+      config: operation('logging out', [401, 429]),
+      schema: {
+        tags,
+        security: SESSION_SECURITY,
+        operationId: 'logoutBrowser',
+        summary: "For browsers: end the session and follow the auth service's redirect",
+        querystring: logoutQuery,
+        response: {
+          302: { type: 'null', description: 'Redirect to the auth service, which returns the browser to `redirect`' },
+          204: emptyResponse,
+          ...errorResponses(400, 401, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      requireCredentials(request.callContext)
+      const answer = await auth.logout(request.query.redirect, request.callContext)
+      relayCookies(reply, answer)
+      if (answer.location === undefined) return reply.code(204).send(null)
+      return reply.redirect(answer.location, 302)
+    },
   )
 
   app.post(

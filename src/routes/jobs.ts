@@ -178,6 +178,11 @@ export const jobRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       crudId: { type: 'string' },
       authUserId: { type: 'string' },
       fields: { type: 'array', items: { type: 'string' } },
+      roles: {
+        type: 'object',
+        description: 'roles-mismatch: the CRUD roles Rönd does not bind (missing) and the roles it binds that the CRUD user lacks (unexpected)',
+        properties: { missing: { type: 'array', items: { type: 'string' } }, unexpected: { type: 'array', items: { type: 'string' } } },
+      },
       action: { type: 'string', enum: ['reported', 'repaired', 'repair-failed', 'skipped-recent'] },
     },
   } as const

@@ -21,3 +21,6 @@ export function errorResponses(...statuses: number[]): Record<number, typeof err
 }
 
 export const emptyResponse = { type: 'null', description: 'No content' } as const
+
+/** The credentials the auth service verifies: the platform headers never identify the caller on these routes. */
+export const SESSION_SECURITY: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { sessionCookie: [] }]

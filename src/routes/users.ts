@@ -7,6 +7,7 @@ import { badRequest, operation } from '../errors/index.js'
 import { createUser, createUserWithId, registerUser } from '../services/users/create.js'
 import { patchUser } from '../services/users/update.js'
 import { changeUsersState, deleteUser, softDeleteUser } from '../services/users/remove.js'
+import { forcePasswordReset } from '../services/users/force-password-reset.js'
 import { readUsers, type UsersRead } from '../services/users/read.js'
 import { userPatchBody } from '../schemas/user-patch.js'
 import { createUserQuery, newUserBody, newUserWithIdBody, registerUserBody, registerUserQuery, stateChangesBody } from '../schemas/users.js'
@@ -16,6 +17,8 @@ const tags = ['User Management']
 const userDocument = { type: 'object', additionalProperties: true } as const
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } } as const
 const createdId = { type: 'object', required: ['_id'], properties: { _id: { type: 'string' } } } as const
+const LIST: UsersRead = { kind: 'list' }
+const COUNT: UsersRead = { kind: 'count' }
 
 /** CRUD query parameters, documented and passed through unchanged. */
 const crudReadQuery = {
@@ -59,10 +62,23 @@ function assertJsonQuery(request: CrudReadRequest): void {
 
 export const userRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   const deps = app.users
-  const proxy = async (request: CrudReadRequest, reply: FastifyReply, read: UsersRead) => {
+  // Not async, and returning nothing: the answer is sent once the CRUD's arrives, failures as an
+  // async handler's would be. An async handler returns the reply, a thenable Fastify then waits on
+  // through promises and a listener on the response of its own: on every proxied read.
+  const proxy = (request: CrudReadRequest, reply: FastifyReply, read: UsersRead): void => {
     assertJsonQuery(request)
-    const answer = await readUsers(deps, read, rawQuery(request), request.callContext)
-    return reply.code(answer.status).type(answer.contentType).send(answer.body)
+    readUsers(deps, read, rawQuery(request), request.callContext).then(
+      (answer) => {
+        try {
+          reply.code(answer.status).type(answer.contentType).send(answer.body)
+        } catch (error) {
+          reply.send(error)
+        }
+      },
+      (error: unknown) => {
+        reply.send(error)
+      },
+    )
   }
 
   // Both spellings answer; the document lists `/users/` only, so each operation appears once.
@@ -76,7 +92,7 @@ export const userRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
         querystring: crudReadQuery,
         response: { 200: { type: 'array', items: userDocument }, ...errorResponses(400, 500) },
       },
-    }, (request, reply) => proxy(request, reply, { kind: 'list' }))
+    }, (request, reply) => proxy(request, reply, LIST))
 
     app.post(url, {
       config: operation('creating', [400, 409]),
@@ -94,7 +110,7 @@ export const userRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
   app.get('/users/count', {
     config: operation('retrieving'),
     schema: { tags, operationId: 'countUsers', summary: 'Count users (proxy of the CRUD count)', querystring: crudReadQuery, response: { 200: { type: 'integer' }, ...errorResponses(400, 500) } },
-  }, (request, reply) => proxy(request, reply, { kind: 'count' }))
+  }, (request, reply) => proxy(request, reply, COUNT))
 
   app.get('/users/:id', {
     config: operation('retrieving'),
@@ -157,6 +173,20 @@ export const userRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
       response: { 200: { type: 'integer', description: 'Number of users whose state changed' }, ...errorResponses(400, 500) },
     },
   }, (request) => changeUsersState(deps, request.body, request.callContext))
+
+  app.post('/users/:id/force-password-reset', {
+    config: operation('forcing a password reset of', [400, 429]),
+    schema: {
+      tags,
+      operationId: 'forcePasswordReset',
+      summary: 'Replace the password with a random one at once, then send the change-password email',
+      params: idParams,
+      response: { 204: emptyResponse, ...errorResponses(400, 404, 409, 429, 500) },
+    },
+  }, async (request, reply) => {
+    await forcePasswordReset(deps, request.params.id, request.callContext)
+    return reply.code(204).send(null)
+  })
 
   app.post('/users/:id/soft-delete', {
     config: operation('soft deleting', [400]),

@@ -90,16 +90,27 @@ function ruleMatches(rule: ActiveRule, request: FastifyRequest): boolean {
 
 /**
  * Base class of the four emulators. Subclasses register their routes in `registerRoutes`.
- * Control surface: `start()`, `close()`, `requests`, `injectFault()`, `clearFaults()`, `reset()`.
+ * Control surface: `start()`, `close()`, `requests`, `injectFault()`, `clearFaults()`, `reset()`,
+ * `latencyMs`.
  */
 export abstract class Emulator {
   readonly app: FastifyInstance
   readonly requests: RecordedRequest[] = []
+  /**
+   * Every request waits this long before it is handled (0: none), as a peer a network hop away
+   * answers late; faults and their own `delayMs` come on top. Kept by `reset()`.
+   */
+  latencyMs = 0
   private faults: ActiveRule[] = []
   private started: StartedServer | undefined
 
   constructor() {
     this.app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 * 1024 })
+    // A callback hook, so that a request without latency costs no promise.
+    this.app.addHook('onRequest', (_request, _reply, done) => {
+      if (this.latencyMs > 0) setTimeout(done, this.latencyMs)
+      else done()
+    })
     this.app.addHook('preHandler', async (request, reply) => {
       const record = this.record(request, request.body)
       const rule = this.faults.find((candidate) => ruleMatches(candidate, request))

@@ -1,5 +1,6 @@
 // The data the sandbox, the integration tests and the benchmarks start from: the CRUD collections
-// ums uses (and Rönd's bindings), the `customer` group and two roles.
+// ums uses (and Rönd's bindings), the `customer` group (with what its users may do themselves, and
+// its sign-ups) and two roles.
 import type { CrudCollectionDefinition } from './crud-emulator.js'
 
 export const USERS_ENDPOINT = '/users'
@@ -30,6 +31,8 @@ export const USERS_COLLECTION: CrudCollectionDefinition = {
       surname: { type: 'string' },
       age: { type: 'number' },
       tags: { type: 'array', items: { type: 'string' } },
+      groups: { type: 'array', items: { type: 'string' } },
+      consents: { type: 'object', additionalProperties: true },
     },
   },
   // Unique where present: users created only in the CRUD may lack username, email or authUserId.
@@ -51,6 +54,8 @@ export const UMS_CONFIG_COLLECTION: CrudCollectionDefinition = {
       crudSchema: { type: 'object' },
       label: { type: 'string' },
       authUserCreationDisabled: { type: 'boolean' },
+      selfService: { type: 'object', additionalProperties: true },
+      selfRegistration: { type: 'object', additionalProperties: true },
     },
   },
   indexes: [{ name: 'unique_userGroup', unique: true, fields: [{ name: 'userGroup', order: 1 }] }],
@@ -90,6 +95,16 @@ export const CUSTOMER_GROUP = {
       blocked: { type: 'boolean' },
       expirationDate: { type: 'string', format: 'date-time' },
     },
+  },
+  selfService: {
+    editableFields: ['name', 'surname', 'age', 'tags'],
+    consents: [{ key: 'marketing', version: 1 }],
+  },
+  selfRegistration: {
+    enabled: true,
+    allowedEmailDomains: ['example.com'],
+    defaultRoles: ['customer-basic'],
+    defaultGroups: ['customers'],
   },
 }
 

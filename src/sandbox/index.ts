@@ -6,12 +6,14 @@ import { startStack } from './stack.js'
 import { ROLES, USERS_ENDPOINT } from './fixtures.js'
 import { sandboxSettings } from './settings.js'
 import { messageOf } from '../lib/message-of.js'
+import { describeStore } from '../jobs/stores/errors.js'
 
 const DEMO_USER = {
   email: 'mario.rossi@example.com',
   username: 'mario.rossi',
   password: 'Sandbox-Pass1',
   authIdSuffix: '5f1c0ffee0ddba11ab1e0001',
+  groups: ['customers'],
 }
 
 /** How to reach `host` from this machine: wildcard and loopback addresses read as localhost. */
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     username: DEMO_USER.username,
     password: DEMO_USER.password,
     user_id: DEMO_USER.authIdSuffix,
+    app_metadata: { groups: DEMO_USER.groups },
   })
   stack.crud.seed(USERS_ENDPOINT, [
     {
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
       name: 'Mario',
       surname: 'Rossi',
       roles: ['customer-basic'],
+      groups: DEMO_USER.groups,
       blocked: false,
     },
   ])
@@ -56,7 +60,13 @@ async function main(): Promise<void> {
   stack.rond.seedBinding({ subjects: [authUser.user_id], roles: ['customer-basic'] })
 
   const base = `http://${reachableHost(settings.host)}:${settings.port}`
+  const { jobStore } = stack.config
+  const jobs =
+    jobStore.backend === 'memory'
+      ? 'in memory (lost when the sandbox stops; JOBS_STORE_URL keeps them in PostgreSQL, Redis or MongoDB)'
+      : `${describeStore(jobStore.backend, jobStore.url, stack.config.jobsCollectionName)} (from ${jobStore.variable})`
   console.log(`ums sandbox listening on ${base} (bound to ${settings.host})
+jobs: ${jobs}
 seeded: the group customer, the roles ${ROLES.map((role) => role.roleId).join(' and ')}, the user ${DEMO_USER.username} (password ${DEMO_USER.password})
 emulators on 127.0.0.1 (test doubles, not production services):
   CRUD Service  ${stack.crud.url}   its own API: GET /users/, /ums-config/, /roles/
@@ -64,10 +74,10 @@ emulators on 127.0.0.1 (test doubles, not production services):
   Rönd          ${stack.rond.url}   GET /__emulator/bindings
   Timer Service ${stack.timer.url}   GET /__emulator/timers, POST /__emulator/timers/<id>/fire
 
-Try it (README has the whole walkthrough):
-  curl -s -X POST ${base}${stack.config.servicePrefix}/oauth/token -H 'content-type: application/json' \\
+Try it (README has the whole walkthrough: run it with UMS=${base}):
+  curl -s -w '\\n' -X POST ${base}${stack.config.servicePrefix}/oauth/token -H 'content-type: application/json' \\
     -d '{"username":"${DEMO_USER.username}","password":"${DEMO_USER.password}"}'
-  curl -s ${base}/documentation/json
+  curl -s -w '\\n' ${base}/-/check-up
 Swagger UI: ${base}/documentation/ in a browser
 
 Ctrl-C stops everything.`)

@@ -34,6 +34,8 @@ export interface StackOptions {
   timer?: ConstructorParameters<typeof TimerEmulator>[0]
   /** Fixed emulator ports (the sandbox's); ephemeral ones when omitted. */
   emulatorPorts?: { crud: number; auth: number; rond: number; timer: number }
+  /** How late every emulator answers every call, ms (each one's `latencyMs`); 0 when omitted. */
+  peerLatencyMs?: number
   /** Peers ums is pointed at a closed loopback port for, so every call to them is refused. */
   unreachable?: Array<'crud' | 'auth' | 'rond' | 'timer'>
   /** With ENABLE_TRACING: where ums's spans go (tests pass an in-memory exporter's processor). */
@@ -115,13 +117,14 @@ export interface Emulators {
 }
 
 /** The four emulators on loopback, seeded; for tests that run ums in processes of their own. */
-export async function startEmulators(options: Pick<StackOptions, 'auth0' | 'timer' | 'emulatorPorts'> = {}): Promise<Emulators> {
+export async function startEmulators(options: Pick<StackOptions, 'auth0' | 'timer' | 'emulatorPorts' | 'peerLatencyMs'> = {}): Promise<Emulators> {
   const crud = new CrudEmulator({ collections: [USERS_COLLECTION, UMS_CONFIG_COLLECTION, ROLES_COLLECTION, BINDINGS_COLLECTION] })
   const auth0 = new Auth0ClientEmulator(options.auth0)
   // Rönd keeps its bindings in the CRUD, as the real one does: ums's reconciliation reads them there.
   const rond = new RondEmulator({ mirror: crudBindings(crud) })
   const timer = new TimerEmulator(options.timer)
   const ports = options.emulatorPorts
+  for (const emulator of [crud, auth0, rond, timer]) emulator.latencyMs = options.peerLatencyMs ?? 0
   await Promise.all([crud.start(ports?.crud), auth0.start(ports?.auth), rond.start(ports?.rond), timer.start(ports?.timer)])
   seedFixtures(crud)
   return {

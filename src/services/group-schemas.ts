@@ -1,5 +1,6 @@
-// Group schemas from ums-config: compiled once with ajv (formats on), cached per userGroup with a
-// short TTL, concurrent first reads of one group sharing a single CRUD call.
+// Group schemas from ums-config: compiled with ajv (formats on) once per content of the group's
+// document, read again after GROUP_CONFIG_CACHE_TTL_MS, concurrent first reads of one group sharing
+// a single CRUD call.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { CallContext } from '../clients/http.js'
@@ -7,6 +8,7 @@ import type { CrudCollection } from '../clients/crud.js'
 import { HttpError, badRequest } from '../errors/index.js'
 import { SERVER_MANAGED_FIELDS } from './users/fields.js'
 import { isPlainObject } from '../lib/plain-object.js'
+import { asciiDomainPattern } from '../lib/email-domains.js'
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
@@ -22,6 +24,33 @@ export const STANDARD_USER_FIELDS: Record<string, object> = {
   blocked: { type: 'boolean' },
   roles: { type: 'array', items: { type: 'string' } },
   expirationDate: { type: 'string', format: 'date-time' },
+  /** What the platform's authorization sees of the user: kept equal to the auth user's `app_metadata.groups`. */
+  groups: { type: 'array', items: { type: 'string' } },
+  /** The user's consent answers, one object per consent key, written by the self-service routes. */
+  consents: { type: 'object' },
+}
+
+/** A consent a group asks its users for; a new `version` asks again. */
+export interface Consent {
+  key: string
+  version: number | string
+  required: boolean
+}
+
+/** Whether and how people may open an account of a group themselves. */
+export interface SelfRegistration {
+  enabled: boolean
+  /** Lower-case ASCII domains, `*.` for subdomains only; empty allows every domain. */
+  allowedEmailDomains: readonly string[]
+  defaultRoles: readonly string[]
+  defaultGroups: readonly string[]
+}
+
+/** What a group lets its users do themselves. */
+export interface SelfService {
+  /** Fields its users may change with PATCH /users/me; none when the group does not say. */
+  editableFields: readonly string[]
+  consents: readonly Consent[]
 }
 
 export interface UserGroup {
@@ -29,6 +58,8 @@ export interface UserGroup {
   authUserCreationDisabled: boolean
   /** The effective schema's `properties` (standard user fields included), e.g. to type CSV cells. */
   properties: Readonly<Record<string, unknown>>
+  selfService: SelfService
+  selfRegistration: SelfRegistration
   /** Undefined when `user` is valid, else a message naming the first failing field. */
   validate(user: Record<string, unknown>): string | undefined
 }
@@ -37,8 +68,39 @@ interface GroupDocument {
   userGroup: string
   crudSchema?: unknown
   authUserCreationDisabled?: unknown
+  selfService?: unknown
+  selfRegistration?: unknown
 }
 
+/** How many group names an unknown-group message lists. */
+const LISTED_GROUPS = 50
+
+function consentOf(value: unknown): Consent | undefined {
+  if (!isPlainObject(value, 'not-date') || typeof value.key !== 'string' || value.key === '') return undefined
+  const version = typeof value.version === 'number' || typeof value.version === 'string' ? value.version : 1
+  return { key: value.key, version, required: value.required === true }
+}
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [])
+
+/** The group's `selfRegistration`, read leniently: anything but `enabled: true` accepts no sign-up. */
+function selfRegistrationOf(value: unknown): SelfRegistration {
+  if (!isPlainObject(value, 'not-date')) return { enabled: false, allowedEmailDomains: [], defaultRoles: [], defaultGroups: [] }
+  return {
+    enabled: value.enabled === true,
+    allowedEmailDomains: strings(value.allowedEmailDomains).map(asciiDomainPattern),
+    defaultRoles: strings(value.defaultRoles),
+    defaultGroups: strings(value.defaultGroups),
+  }
+}
+
+/** The group's `selfService`, read leniently: a missing or malformed part grants nothing. */
+function selfServiceOf(value: unknown): SelfService {
+  if (!isPlainObject(value, 'not-date')) return { editableFields: [], consents: [] }
+  const editableFields = Array.isArray(value.editableFields) ? value.editableFields.filter((field): field is string => typeof field === 'string') : []
+  const consents = Array.isArray(value.consents) ? value.consents.map(consentOf).filter((consent) => consent !== undefined) : []
+  return { editableFields, consents }
+}
 
 function describe(error: ErrorObject): string {
   const path = `body${error.instancePath.replace(/\//g, '.')}`
@@ -49,13 +111,27 @@ function describe(error: ErrorObject): string {
   return `${path} ${error.message ?? 'is invalid'}`
 }
 
+/** Compiled groups kept by content: enough for every group of a deployment and a few past versions. */
+const COMPILED_GROUPS = 256
+
+/** Fields the CRUD adds to every document: they change on every write and say nothing about the group. */
+const DOCUMENT_METADATA = new Set(['_id', '__STATE__', 'createdAt', 'creatorId', 'updatedAt', 'updaterId'])
+
+/** The group document's content, as the key of its compiled form. */
+function contentKey(document: GroupDocument): string {
+  return JSON.stringify(Object.entries(document).filter(([key]) => !DOCUMENT_METADATA.has(key)))
+}
+
 export class GroupSchemaCache {
   private readonly ajv: Ajv
   private readonly entries = new Map<string, { expiresAt: number; group: Promise<UserGroup> }>()
+  /** Compiling a schema costs far more than reading the document: a group read again unchanged is not compiled again. */
+  private readonly compiled = new Map<string, UserGroup>()
 
   constructor(
     private readonly umsConfig: CrudCollection,
-    private readonly ttlMs = 30_000,
+    /** How long a read group is used before it is read again; 0 reads it on every call. */
+    private readonly ttlMs = 5_000,
     private readonly now: () => number = Date.now,
   ) {
     this.ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false })
@@ -64,6 +140,7 @@ export class GroupSchemaCache {
 
   /** The group named `userGroup`; 400 `Unknown userGroup <name>` when ums-config has none. */
   get(userGroup: string, ctx: CallContext): Promise<UserGroup> {
+    if (this.ttlMs === 0) return this.load(userGroup, ctx)
     const cached = this.entries.get(userGroup)
     if (cached && cached.expiresAt > this.now()) return cached.group
     const group = this.load(userGroup, ctx)
@@ -77,12 +154,24 @@ export class GroupSchemaCache {
 
   private async load(userGroup: string, ctx: CallContext): Promise<UserGroup> {
     const document = await this.umsConfig.findOne<GroupDocument>({ userGroup }, ctx)
-    if (!document) throw badRequest(`Unknown userGroup ${userGroup}`, 'UMS_UNKNOWN_GROUP')
+    if (!document) throw await this.unknownGroup(userGroup, ctx)
+    const key = contentKey(document)
+    const known = this.compiled.get(key)
+    if (known) return known
+    const group = this.build(userGroup, document)
+    if (this.compiled.size >= COMPILED_GROUPS) this.compiled.delete(this.compiled.keys().next().value!)
+    this.compiled.set(key, group)
+    return group
+  }
+
+  private build(userGroup: string, document: GroupDocument): UserGroup {
     const { validator, properties } = this.compile(document)
     return {
       userGroup,
       authUserCreationDisabled: document.authUserCreationDisabled === true,
       properties,
+      selfService: selfServiceOf(document.selfService),
+      selfRegistration: selfRegistrationOf(document.selfRegistration),
       validate: (user) => {
         const candidate = { ...user }
         for (const field of SERVER_MANAGED_FIELDS) delete candidate[field]
@@ -91,6 +180,17 @@ export class GroupSchemaCache {
         return first ? describe(first) : 'body does not match the group schema'
       },
     }
+  }
+
+  /** The unknown-group error, naming the groups ums-config does have so the caller can pick one. */
+  private async unknownGroup(userGroup: string, ctx: CallContext): Promise<HttpError> {
+    const groups = await this.umsConfig.list<{ userGroup?: unknown }>({ _p: 'userGroup', _s: 'userGroup', _l: LISTED_GROUPS + 1 }, ctx)
+    const names = groups.map((group) => group.userGroup).filter((name): name is string => typeof name === 'string')
+    const known =
+      names.length === 0
+        ? 'ums-config has no groups'
+        : `known groups: ${names.slice(0, LISTED_GROUPS).join(', ')}${names.length > LISTED_GROUPS ? ', …' : ''}`
+    return badRequest(`Unknown userGroup ${userGroup} (${known})`, 'UMS_UNKNOWN_GROUP')
   }
 
   private compile(document: GroupDocument): { validator: ValidateFunction; properties: Record<string, unknown> } {

@@ -54,3 +54,15 @@ export class Rollback {
     }
   }
 }
+
+/**
+ * Runs steps that do not depend on each other side by side, and waits for every one to end, so
+ * that each registers its undo before anything is undone. Throws the failure of the first failed
+ * step in the order given.
+ */
+export async function sideBySide<T extends readonly unknown[]>(...steps: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(steps.map((step) => step()))
+  const failed = settled.find((outcome) => outcome.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as unknown as T
+}

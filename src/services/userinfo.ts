@@ -5,6 +5,7 @@ import type { CallContext } from '../clients/http.js'
 import type { CrudClient, CrudDocument } from '../clients/crud.js'
 import type { AuthProvider } from '../auth-providers/provider.js'
 import { HttpError } from '../errors/index.js'
+import { authenticatedProfile } from './self-service/caller.js'
 
 export const NOT_LOGGED_MESSAGE = 'Missing authUserId, user not logged'
 const PERMISSIONS_PROPERTY = 'permissions'
@@ -43,7 +44,7 @@ const notLogged = () => new HttpError(401, NOT_LOGGED_MESSAGE, 'UMS_NOT_AUTHENTI
 
 export async function getUserinfo(deps: UserinfoDeps, ctx: CallContext): Promise<Record<string, unknown>> {
   const { config } = deps
-  const profile = await deps.auth.userinfo(ctx)
+  const profile = await authenticatedProfile(deps, ctx)
   const authUserId = profile[config.customUserIdKey]
   if (typeof authUserId !== 'string' || authUserId === '') throw notLogged()
   const user = await deps.crud.users.findOne({ authUserId }, ctx)

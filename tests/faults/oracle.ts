@@ -19,7 +19,16 @@ export async function runJob<T = any>(stack: StackHandle, path: string, body: un
   return (await waitForJob(stack.current.url, `${path}/${created.body.jobId}`)).body as T
 }
 
-export const reconcile = (stack: StackHandle, body: Record<string, unknown>) => runJob<ReconcileResult>(stack, '/jobs/reconcile', body)
+/**
+ * A reconciliation run to its end. One that failed is run again, twice at most: the matrix's stacks
+ * time peer calls out after 300 ms, which a read of a loaded machine can take; a reconciliation
+ * that fails for any other reason fails every time.
+ */
+export async function reconcile(stack: StackHandle, body: Record<string, unknown>): Promise<ReconcileResult> {
+  let result = await runJob<ReconcileResult>(stack, '/jobs/reconcile', body)
+  for (let retry = 0; retry < 2 && result.status === 'failed'; retry += 1) result = await runJob<ReconcileResult>(stack, '/jobs/reconcile', body)
+  return result
+}
 
 /**
  * A repairing reconciliation: it completes, fails no repair, and finds something exactly when the

@@ -107,18 +107,38 @@ const create: Row = {
   seed: async (stack) => ({ group: seedGroup(stack) }),
   send: (stack, s) =>
     stack.call('POST', '/users/', {
-      json: { userGroup: s.group, name: 'Mario', surname: 'Rossi', email: `create-${s.group}@example.com`, username: `create-${s.group}`, roles: ['customer-basic'], expirationDate: inOneHour() },
+      json: { userGroup: s.group, name: 'Mario', surname: 'Rossi', email: `create-${s.group}@example.com`, username: `create-${s.group}`, roles: ['customer-basic'], groups: ['customers'], expirationDate: inOneHour() },
     }),
+  // The auth user and the timer side by side, then the link, the grant and the email side by side.
   calls: [
     GROUP_READ,
     CRUD_INSERT,
     AUTH_CREATE,
-    // The CRUD user's delete is refused too: a CRUD-only user is left, its expiry timer missing.
-    { ...SET_AUTH_ID, leavesUnder: ['refused'] },
-    GRANT,
     SCHEDULE,
-    // As above, and its authUserId names the auth user the undo deleted.
-    { ...SET_EXPIRATION_ID, leavesUnder: ['refused'] },
+    // The CRUD user's delete is refused too: a CRUD-only user is left, its expiry timer missing.
+    { ...SET_AUTH_ID, name: 'CRUD $set authUserId and expirationId', leavesUnder: ['refused'] },
+    GRANT,
+    // The auth user's delete is refused too: an orphan auth user is left.
+    { ...EMAIL, leavesUnder: ['refused'] },
+  ],
+}
+
+const selfRegister: Row = {
+  route: 'POST /users/self-register',
+  action: 'registering',
+  success: 202,
+  seed: async (stack) => ({ group: seedGroup(stack) }),
+  // No password: the change-password email is the "set your password" notification.
+  send: (stack, s) =>
+    stack.call('POST', '/users/self-register', { json: { userGroup: s.group, name: 'Peach', surname: 'Toadstool', email: `sign-up-${s.group}@example.com`, username: `sign-up-${s.group}` } }),
+  calls: [
+    GROUP_READ,
+    CRUD_INSERT,
+    AUTH_CREATE,
+    // The CRUD user's delete is refused too: a CRUD-only user is left, which is consistent (it
+    // has no expiry to enforce) and can be activated later.
+    SET_AUTH_ID,
+    GRANT,
     // The auth user's delete is refused too: an orphan auth user is left.
     { ...EMAIL, leavesUnder: ['refused'] },
   ],
@@ -135,17 +155,19 @@ const withId: Row = {
   },
   send: (stack, s) =>
     stack.call('POST', '/users/with-id', {
-      json: { userGroup: s.group, name: 'Mario', surname: 'Rossi', email: `with-id-${s.group}@example.com`, authUserId: s.authUserId, roles: ['customer-basic'], expirationDate: inOneHour() },
+      json: { userGroup: s.group, name: 'Mario', surname: 'Rossi', email: `with-id-${s.group}@example.com`, authUserId: s.authUserId, roles: ['customer-basic'], groups: ['customers'], expirationDate: inOneHour() },
     }),
   calls: [
     GROUP_READ,
     { name: 'auth read', peer: 'auth0', rule: (s) => ({ method: 'GET', path: '/users', match: queryHas(s.authUserId!) }), call: 'AUTH GET /users' },
     { name: 'CRUD lookup', peer: 'crud', rule: (s) => ({ method: 'GET', path: '/users/', match: queryHas(s.authUserId!) }), call: 'CRUD GET /users/' },
     CRUD_INSERT,
-    GRANT,
+    { name: 'auth groups', peer: 'auth0', rule: (s) => ({ method: 'PATCH', path: `/users/${s.authUserId}` }), call: 'AUTH PATCH /users/:userID', succeedsUnder: READ_BACK },
     SCHEDULE,
-    // The CRUD user's delete is refused too: it is left without its timer, its roles revoked.
+    // The CRUD user's delete is refused too: it is left without its timer, its roles revoked and
+    // its auth user's groups put back.
     { ...SET_EXPIRATION_ID, leavesUnder: ['refused'] },
+    GRANT,
   ],
 }
 
@@ -155,7 +177,7 @@ const register: Row = {
   success: 204,
   seed: async (stack) => {
     const group = seedGroup(stack)
-    const seeded = await seedUser(stack, { auth: false, roles: ['customer-basic'], email: `register-${group}@example.com`, username: `register-${group}`, fields: { userGroup: group } })
+    const seeded = await seedUser(stack, { auth: false, roles: ['customer-basic'], email: `register-${group}@example.com`, username: `register-${group}`, fields: { userGroup: group, groups: ['customers'] } })
     return { group, userId: seeded.userId }
   },
   send: (stack, s) => stack.call('POST', '/users/register', { json: { _id: s.userId } }),
@@ -169,18 +191,22 @@ const patch: Row = {
   success: 200,
   seed: async (stack) => {
     const group = seedGroup(stack)
-    const seeded = await seedUser(stack, { roles: ['customer-basic'], expirationDate: LATER, email: `patch-${group}@example.com`, username: `patch-${group}`, fields: { userGroup: group } })
+    const seeded = await seedUser(stack, { roles: ['customer-basic'], expirationDate: LATER, email: `patch-${group}@example.com`, username: `patch-${group}`, fields: { userGroup: group, groups: ['customers'] } })
     return { group, userId: seeded.userId, authUserId: seeded.authUserId }
   },
   send: (stack, s) =>
-    stack.call('PATCH', `/users/${s.userId}`, { json: { $set: { email: `patched-${s.group}@example.com`, roles: ['customer-premium'], expirationDate: MUCH_LATER } } }),
+    stack.call('PATCH', `/users/${s.userId}`, {
+      json: { $set: { email: `patched-${s.group}@example.com`, roles: ['customer-premium'], expirationDate: MUCH_LATER }, $addToSet: { groups: 'vip' } },
+    }),
+  // The user read and the new timer side by side; the revoke beside the CRUD patch; then the auth
+  // update, the grant and the old timer's abort side by side.
   calls: [
     USER_READ,
-    GROUP_READ,
     SCHEDULE,
+    GROUP_READ,
+    { name: 'Rönd revoke', peer: 'rond', rule: () => ({ method: 'POST', path: '/revoke/bindings' }), call: 'ROND POST /revoke/bindings', succeedsUnder: REPEATED },
     { name: 'CRUD patch', peer: 'crud', rule: (s) => ({ method: 'PATCH', path: `/users/${s.userId}` }), call: 'CRUD PATCH /users/:id', succeedsUnder: READ_BACK },
     { name: 'auth update', peer: 'auth0', rule: (s) => ({ method: 'PATCH', path: `/users/${s.authUserId}` }), call: 'AUTH PATCH /users/:userID', succeedsUnder: READ_BACK },
-    { name: 'Rönd revoke', peer: 'rond', rule: () => ({ method: 'POST', path: '/revoke/bindings' }), call: 'ROND POST /revoke/bindings', succeedsUnder: REPEATED },
     // Rönd refuses the re-grant of the previous roles too: the user is left with no binding.
     { ...GRANT, leavesUnder: ['refused'] },
     { name: 'timer abort', peer: 'timer', rule: () => ({ method: 'POST', path: '/abort' }), call: 'TIMER POST /abort', succeedsUnder: REPEATED },
@@ -190,7 +216,7 @@ const patch: Row = {
 /** A PUBLIC user with its auth user, roles bound and a pending expiry. */
 async function seedLiveUser(stack: Stack): Promise<Seeded> {
   const group = seedGroup(stack)
-  const seeded = await seedUser(stack, { roles: ['customer-basic'], expirationDate: LATER, email: `live-${group}@example.com`, username: `live-${group}`, fields: { userGroup: group } })
+  const seeded = await seedUser(stack, { roles: ['customer-basic'], expirationDate: LATER, email: `live-${group}@example.com`, username: `live-${group}`, fields: { userGroup: group, groups: ['customers'] } })
   return { group, userId: seeded.userId, authUserId: seeded.authUserId }
 }
 
@@ -210,14 +236,14 @@ const remove: Row = {
   success: 204,
   seed: seedLiveUser,
   send: (stack, s) => stack.call('DELETE', `/users/${s.userId}`),
+  // The auth user deleted first, then the CRUD delete, the revoke and the abort side by side.
   calls: [
     USER_READ,
-    AUTH_BLOCK,
-    TO_TRASH,
-    TO_DELETED,
     AUTH_DELETE,
+    // The walk to DELETED that replaces a failed CRUD delete is refused too: the user is left
+    // PUBLIC without its auth user, which reconciliation unlinks.
+    { name: 'CRUD delete', peer: 'crud', rule: (s) => ({ method: 'DELETE', path: `/users/${s.userId}` }), call: 'CRUD DELETE /users/:id', succeedsUnder: READ_BACK, leavesUnder: ['refused'] },
     REVOKE_IGNORED,
-    { name: 'CRUD delete', peer: 'crud', rule: (s) => ({ method: 'DELETE', path: `/users/${s.userId}` }), call: 'CRUD DELETE /users/:id', succeedsUnder: READ_BACK },
     ABORT_IGNORED,
   ],
 }
@@ -289,4 +315,4 @@ const importCsv: Row = {
   ],
 }
 
-export const ROWS: Row[] = [create, withId, register, patch, remove, state, softDelete, importCsv]
+export const ROWS: Row[] = [create, selfRegister, withId, register, patch, remove, state, softDelete, importCsv]

@@ -1,6 +1,6 @@
 // The invariant every multi-step user operation must leave behind, whatever step failed: no
-// orphan document or auth user, no user able to log in that must not, and the auth user's email,
-// the Rönd roles and the pending expiry timer as the CRUD user says.
+// orphan document or auth user, no user able to log in that must not, and the auth user's email and
+// groups, the Rönd roles and the pending expiry timer as the CRUD user says.
 import { expect } from 'vitest'
 import type { Stack } from '../../src/sandbox/stack.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
@@ -28,6 +28,9 @@ export function inconsistencies(stack: Stack, unlinked: Unlinked = new Set()): s
     const mustBeBlocked = user.blocked === true || (user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC')
     if (authUser && mustBeBlocked && authUser.blocked !== true) problems.push(`auth user of ${String(user.__STATE__)} user ${id} is not blocked`)
     if (authUser && typeof user.email === 'string' && authUser.email !== user.email.toLowerCase()) problems.push(`email of user ${id} differs`)
+    const crudGroups = Array.isArray(user.groups) ? user.groups : []
+    const authGroups = Array.isArray(authUser?.app_metadata?.groups) ? authUser.app_metadata.groups : []
+    if (authUser && JSON.stringify(crudGroups) !== JSON.stringify(authGroups)) problems.push(`groups of user ${id} are [${authGroups.join(',')}] in the auth service`)
     if (authUser && stack.config.rondEnabled) {
       const roles = Array.isArray(user.roles) ? [...(user.roles as string[])].sort() : []
       const bound = [...stack.rond.rolesOf(authUser.user_id)].sort()

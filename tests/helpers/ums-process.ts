@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { call } from './http.js'
+import { bundled } from './bundle.js'
 import { baseEnv } from './processes.js'
 import { waitUntil } from './wait.js'
 
@@ -26,9 +27,9 @@ export function isRunning(ums: UmsProcess): boolean {
   return ums.child.exitCode === null && ums.child.signalCode === null
 }
 
-/** Spawns `node src/index.ts` with `env`, listening on `port`; does not wait for it. */
+/** Spawns the production entry (src/index.ts, bundled) with `env`, listening on `port`; does not wait for it. */
 export function spawnUms(name: string, env: Record<string, string>, port: number): UmsProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+  const child = spawn(process.execPath, [bundled('src/index.ts')], {
     cwd: ROOT,
     env: baseEnv({ ...env, HTTP_PORT: String(port) }),
     stdio: ['ignore', 'pipe', 'pipe'],

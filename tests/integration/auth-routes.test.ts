@@ -39,18 +39,14 @@ describe('POST /oauth/token', () => {
   })
 
   it.each([
-    ['a wrong password', { password: 'Wrong-Pass1' }, {}, 403],
-    ['a blocked user', {}, { blocked: true }, 403],
-  ])('relays 403 for %s without the upstream body', async (_case, credentials, seed, status) => {
+    ['a wrong password', { password: 'Wrong-Pass1' }, {}, 'wrong username or password'],
+    ['an unknown username', { username: 'nobody' }, {}, 'wrong username or password'],
+    ['a blocked user', {}, { blocked: true }, 'the user is blocked'],
+  ])('answers 403 for %s saying why, without the upstream body', async (_case, credentials, seed, reason) => {
     stack.current.auth0.seedUser({ email: 'luigi@example.com', username: 'luigi', password: PASSWORD, ...seed })
     const answer = await stack.call('POST', '/oauth/token', { json: { username: 'luigi', password: PASSWORD, ...credentials } })
-    expect(answer.status).toBe(status)
-    expect(answer.body).toEqual({
-      statusCode: 403,
-      error: 'Forbidden',
-      message: 'Error while logging in user: AUTH POST /oauth/token responded with a 403 status code',
-      code: 'UMS_FORBIDDEN',
-    })
+    expect(answer.status).toBe(403)
+    expect(answer.body).toEqual({ statusCode: 403, error: 'Forbidden', message: `Error while logging in user: ${reason}`, code: 'UMS_FORBIDDEN' })
   })
 
   it('relays 401 for an unknown client type', async () => {
@@ -163,9 +159,21 @@ describe('GET /userinfo with USERINFO_ADDITIONAL_PROPERTIES unset', () => {
     expect(answer.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing authUserId, user not logged', code: 'UMS_NOT_AUTHENTICATED' })
   })
 
-  it('relays 401 without credentials', async () => {
-    const answer = await stack.call('GET', '/userinfo')
-    expect(answer.status).toBe(401)
+  it('answers 401 naming the missing credentials without calling the auth service', async () => {
+    const answer = await stack.call('GET', '/userinfo', { headers: { cookie: 'theme=dark', miauserid: 'forged' } })
+    expect(answer.body).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: 'no credentials: send Authorization: Bearer <token> or the sid cookie',
+      code: 'UMS_NOT_AUTHENTICATED',
+    })
+    expect(stack.current.auth0.requestsTo('GET', '/userinfo')).toHaveLength(0)
+  })
+
+  it('answers 401 for credentials the auth service refuses, saying to log in again', async () => {
+    const answer = await stack.call('GET', '/userinfo', { headers: { authorization: 'Bearer expired-or-forged' } })
+    expect(answer.body).toMatchObject({ statusCode: 401, message: 'the credentials are not valid or have expired: log in again', code: 'UMS_NOT_AUTHENTICATED' })
+    expect(stack.current.auth0.requestsTo('GET', '/userinfo')).toHaveLength(1)
   })
 
   it('answers 500 when the CRUD fails', async () => {

@@ -500,7 +500,7 @@ describe('sendChangePasswordEmail', () => {
     expect(request.contentType).toBe('application/json')
     expect(request.body).toEqual({ email: 'user1@example.com', connection: CONNECTION })
     expect(request.headers).toMatchObject({ 'client-type': 'backoffice', 'x-request-id': 'req-42' })
-    expect(emulator.outbox).toEqual([{ email: 'user1@example.com', connection: CONNECTION, clientType: 'backoffice', at: expect.any(Date) }])
+    expect(emulator.outbox).toEqual([{ kind: 'change-password', email: 'user1@example.com', connection: CONNECTION, clientType: 'backoffice', at: expect.any(Date) }])
   })
 
   it('fails with 404 for an unknown email and sends nothing', async () => {

@@ -2,16 +2,13 @@ import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createRequire } from 'node:module'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startStack, freePort } from '../../src/sandbox/stack.js'
 import { AUTH_CONNECTION, UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
 import { waitUntil } from '../helpers/wait.js'
+import { bundled } from '../helpers/bundle.js'
 
-const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 
 interface Started {
   exit: Promise<{ code: number | null; stdout: string; stderr: string }>
@@ -22,7 +19,7 @@ interface Started {
 /** Runs src/index.ts in a clean environment and working directory (no stray .env). */
 async function run(env: Record<string, string>): Promise<Started> {
   const cwd = await mkdtemp(join(tmpdir(), 'ums-process-'))
-  const child = spawn(process.execPath, ['--import', TSX, ENTRY], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bundled('src/index.ts')], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

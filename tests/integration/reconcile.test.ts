@@ -41,7 +41,9 @@ function seedInconsistencies(stack: Stack) {
   // Bound as the CRUD says: no finding.
   const bound = consistentUser(stack, 'bound-one', { roles: ['customer-basic', 'customer-premium'] })
   stack.rond.seedBinding({ subjects: [bound.authUserId, 'auth0|someone-else'], roles: ['customer-premium', 'customer-basic'] })
-  return { blocked, trashed, renamed, expired, untimed: untimed!, dangling: dangling!, orphan: orphan.user_id, rebound }
+  // The CRUD has groups the auth user's app_metadata never got.
+  const regrouped = consistentUser(stack, 'regrouped-one', { groups: ['customers', 'vip'] })
+  return { blocked, trashed, renamed, expired, untimed: untimed!, dangling: dangling!, orphan: orphan.user_id, rebound, regrouped }
 }
 
 describe('reconciliation', () => {
@@ -68,6 +70,7 @@ describe('reconciliation', () => {
       'expired-not-blocked': 1,
       'expiry-timer-missing': 1,
       'roles-mismatch': 1,
+      'groups-mismatch': 1,
     })
     expect(done.findings).toEqual(
       expect.arrayContaining([
@@ -78,7 +81,8 @@ describe('reconciliation', () => {
         { check: 'expiry-timer-missing', crudId: seeded.untimed, action: 'reported' },
         { check: 'auth-user-missing', crudId: seeded.dangling, authUserId: MISSING_AUTH_ID, action: 'reported' },
         { check: 'orphan-auth-user', authUserId: seeded.orphan, action: 'reported' },
-        { check: 'roles-mismatch', crudId: seeded.rebound.crudId, authUserId: seeded.rebound.authUserId, action: 'reported' },
+        { check: 'roles-mismatch', crudId: seeded.rebound.crudId, authUserId: seeded.rebound.authUserId, roles: { missing: ['customer-basic'], unexpected: ['customer-premium'] }, action: 'reported' },
+        { check: 'groups-mismatch', crudId: seeded.regrouped.crudId, authUserId: seeded.regrouped.authUserId, action: 'reported' },
       ]),
     )
     expect(JSON.stringify(done.findings)).not.toMatch(/@|renamed|orphan@/)
@@ -90,7 +94,7 @@ describe('reconciliation', () => {
   it('repairs what it safely can, removing access first, and a second run finds nothing left', async () => {
     const seeded = seedInconsistencies(stack.current)
     const done = await reconcile(stack, { dryRun: false })
-    expect(done.summary).toMatchObject({ repaired: 7, repairFailed: 0 })
+    expect(done.summary).toMatchObject({ repaired: 8, repairFailed: 0 })
     const orphanFinding = done.findings.find((finding: { check: string }) => finding.check === 'orphan-auth-user')
     expect(orphanFinding.action).toBe('reported')
 
@@ -99,6 +103,7 @@ describe('reconciliation', () => {
     expect(auth0.getUser(seeded.blocked.authUserId)!.blocked).toBe(true)
     expect(auth0.getUser(seeded.trashed.authUserId)!.blocked).toBe(true)
     expect(auth0.getUser(seeded.renamed.authUserId)!.email).toBe('renamed-new@example.com')
+    expect(auth0.getUser(seeded.regrouped.authUserId)!.app_metadata?.groups).toEqual(['customers', 'vip'])
     expect(auth0.getUser(seeded.expired.authUserId)!.blocked).toBe(true)
     expect(docs.get(seeded.expired.crudId)!.blocked).toBe(true)
     expect(docs.get(seeded.dangling)!.authUserId).toBeUndefined()
@@ -117,7 +122,7 @@ describe('reconciliation', () => {
     ])
 
     const again = await reconcile(stack, { dryRun: false })
-    expect(again.summary.found).toMatchObject({ 'auth-user-missing': 0, 'access-not-removed': 0, 'profile-mismatch': 0, 'expired-not-blocked': 0, 'expiry-timer-missing': 0, 'roles-mismatch': 0, 'orphan-auth-user': 1 })
+    expect(again.summary.found).toMatchObject({ 'auth-user-missing': 0, 'access-not-removed': 0, 'profile-mismatch': 0, 'expired-not-blocked': 0, 'expiry-timer-missing': 0, 'roles-mismatch': 0, 'groups-mismatch': 0, 'orphan-auth-user': 1 })
   })
 
   it('deletes orphan auth users only when asked, and never one created in the last minutes', async () => {
@@ -134,11 +139,35 @@ describe('reconciliation', () => {
     expect(stack.current.auth0.getUser(fresh.user_id)).toBeDefined()
   })
 
-  it('leaves a user changed in the last minutes alone', async () => {
-    const [recent] = stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', email: 'recent@example.com', authUserId: MISSING_AUTH_ID }])
+  it('leaves a user changed in the last minutes alone, except to take its access away', async () => {
+    const { auth0, crud, rond, timer } = stack.current
+    const now = { updatedAt: new Date().toISOString() }
+    const [dangling] = crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', email: 'recent@example.com', authUserId: MISSING_AUTH_ID, ...now }])
+    const renamed = consistentUser(stack.current, 'renamed-recent', { email: 'renamed-recent-new@example.com', ...now })
+    const [untimed] = crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'N', surname: 'S', email: 'untimed-recent@example.com', expirationDate: '2099-01-01T00:00:00.000Z', ...now }])
+    const rebound = consistentUser(stack.current, 'rebound-recent', { roles: ['customer-basic'], ...now })
+    rond.seedBinding({ subjects: [rebound.authUserId], roles: ['customer-premium'] })
+    const blocked = consistentUser(stack.current, 'blocked-recent', { blocked: true, ...now })
+    const expired = consistentUser(stack.current, 'expired-recent', { expirationDate: '2026-02-01T00:00:00.000Z', ...now })
+
     const done = await reconcile(stack, { dryRun: false })
-    expect(done.findings).toEqual([{ check: 'auth-user-missing', crudId: recent, authUserId: MISSING_AUTH_ID, action: 'skipped-recent' }])
-    expect(stack.current.crud.documents(USERS_ENDPOINT).find((doc) => doc._id === recent)!.authUserId).toBe(MISSING_AUTH_ID)
+    expect(done.findings).toEqual(
+      expect.arrayContaining([
+        { check: 'auth-user-missing', crudId: dangling, authUserId: MISSING_AUTH_ID, action: 'skipped-recent' },
+        { check: 'profile-mismatch', crudId: renamed.crudId, authUserId: renamed.authUserId, fields: ['email'], action: 'skipped-recent' },
+        { check: 'expiry-timer-missing', crudId: untimed, action: 'skipped-recent' },
+        { check: 'roles-mismatch', crudId: rebound.crudId, authUserId: rebound.authUserId, roles: { missing: ['customer-basic'], unexpected: ['customer-premium'] }, action: 'skipped-recent' },
+        { check: 'access-not-removed', crudId: blocked.crudId, authUserId: blocked.authUserId, action: 'repaired' },
+        { check: 'expired-not-blocked', crudId: expired.crudId, authUserId: expired.authUserId, action: 'repaired' },
+      ]),
+    )
+    expect(done.findings).toHaveLength(6)
+    expect(crud.documents(USERS_ENDPOINT).find((doc) => doc._id === dangling)!.authUserId).toBe(MISSING_AUTH_ID)
+    expect(auth0.getUser(renamed.authUserId)!.email).toBe('renamed-recent@example.com')
+    expect(timer.requestsTo('POST', '/schedule')).toEqual([])
+    expect(rond.rolesOf(rebound.authUserId)).toEqual(['customer-premium'])
+    expect(auth0.getUser(blocked.authUserId)!.blocked).toBe(true)
+    expect(auth0.getUser(expired.authUserId)!.blocked).toBe(true)
   })
 
   it.each([[{ dryRun: 'maybe' }], [{ deleteOrphans: true }]])('rejects %j with 400 and starts nothing', async (body) => {

@@ -1,6 +1,7 @@
 // The sandbox as people use it: `src/sandbox/index.ts` through `node --import tsx` (what
 // `npm run sandbox` runs) on free ports, README's walkthrough run by bash twice in a row against
-// it, every curl call recorded with its status; and the settings it takes from the environment.
+// it with UMS naming those ports, every curl call recorded with its status; the walkthrough's
+// helper and blocks failing clearly; and the settings the sandbox takes from the environment.
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { baseEnv, consecutiveFreePorts, killAll, processTree, start, type Started } from '../helpers/processes.js'
 import { sleep } from '../helpers/wait.js'
+import { isolatedRedis } from '../helpers/job-stores.js'
+import { bundled } from '../helpers/bundle.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BANNER_END = 'Ctrl-C stops everything.'
@@ -21,7 +24,7 @@ afterEach(async () => {
 
 /** Starts the sandbox on `port` (emulators on the next four) and waits for its banner. */
 async function startSandbox(port: number, env: Record<string, string> = {}): Promise<Started> {
-  const sandbox = start(process.execPath, ['--import', 'tsx', 'src/sandbox/index.ts'], {
+  const sandbox = start(process.execPath, [bundled('src/sandbox/index.ts')], {
     cwd: ROOT,
     env: baseEnv({ ...env, HTTP_PORT: String(port) }),
   })
@@ -36,7 +39,7 @@ async function startSandbox(port: number, env: Record<string, string> = {}): Pro
 }
 
 /** The shell blocks of README's walkthrough section and its subsections, in order. */
-async function walkthroughScript(): Promise<string> {
+async function walkthroughBlocks(): Promise<string[]> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
   const start = readme.indexOf('## Walkthrough (sandbox)')
   const end = readme.indexOf('\n## ', start + 1)
@@ -44,8 +47,22 @@ async function walkthroughScript(): Promise<string> {
   const section = readme.slice(start, end === -1 ? undefined : end)
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] ?? '')
   expect(blocks.length).toBeGreaterThanOrEqual(4)
-  return blocks.join('\n')
+  return blocks
 }
+
+/**
+ * The blocks as one bash script, each failing the script when it stops: a block is one `&&` list,
+ * whose failure bash's errexit lets pass.
+ */
+function asScript(blocks: string[], dir: string): string {
+  return blocks
+    .map((block, index) => `{\n${block}\n} || { echo "block ${index + 1} stopped" >&2; exit 1; }`)
+    .join('\n')
+    .replaceAll('/tmp/users.csv', join(dir, 'users.csv'))
+}
+
+/** Where the walkthrough sends ums's calls: `UMS` in its shell. */
+const umsAt = (port: number) => ({ UMS: `http://127.0.0.1:${port}` })
 
 function findOnPath(command: string): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -56,18 +73,24 @@ function findOnPath(command: string): string {
 
 /**
  * A `curl` that runs the real one (each call bounded in time) and records its arguments, its
- * output and the HTTP status.
+ * output as the terminal would get it and its response headers, for the HTTP status.
  */
 function recordingCurl(realCurl: string): string {
   return `#!/usr/bin/env bash
 n=$(( $(cat "$CURL_LOG/count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$CURL_LOG/count"
 printf '%s\\0' "$@" > "$CURL_LOG/$n.args"
-'${realCurl}' --max-time 20 "$@" -w '%{stderr}%{http_code}' > "$CURL_LOG/$n.out" 2> "$CURL_LOG/$n.status"
+'${realCurl}' --max-time 20 -D "$CURL_LOG/$n.headers" "$@" > "$CURL_LOG/$n.out"
 rc=$?
 cat "$CURL_LOG/$n.out"
 exit $rc
 `
+}
+
+/** The status of the last answer in a header dump (an upload's `100 Continue` comes first). */
+function lastStatus(headers: string): number {
+  const statuses = [...headers.matchAll(/^HTTP\/[\d.]+ (\d{3})/gm)].map((match) => Number(match[1]))
+  return statuses[statuses.length - 1] ?? 0
 }
 
 interface Call {
@@ -96,25 +119,43 @@ async function readCalls(log: string): Promise<Call[]> {
       method,
       port: Number(target[1]),
       path: target[2] === '' ? '/' : (target[2] ?? '/'),
-      status: Number(await readFile(join(log, `${n}.status`), 'utf8')),
+      status: lastStatus(await readFile(join(log, `${n}.headers`), 'utf8').catch(() => '')),
       out: await readFile(join(log, `${n}.out`), 'utf8'),
     })
   }
   return calls
 }
 
-/** Runs the walkthrough once with bash (errexit, nounset, pipefail) and returns its curl calls. */
-async function runWalkthrough(script: string, dir: string, run: number): Promise<{ calls: Call[]; stdout: string }> {
+/** A directory with the recording curl, removed after the test. */
+async function curlDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ums-walkthrough-'))
+  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  await mkdir(join(dir, 'bin'))
+  await writeFile(join(dir, 'bin', 'curl'), recordingCurl(findOnPath('curl')))
+  await chmod(join(dir, 'bin', 'curl'), 0o755)
+  return dir
+}
+
+/** Runs `script` once with bash (errexit, nounset, pipefail) and `env`; its exit code, output and curl calls. */
+async function runScript(script: string, dir: string, run: number, extraEnv: Record<string, string>): Promise<{ code: number | null; calls: Call[]; stdout: string; stderr: string }> {
   const log = join(dir, `run-${run}`)
   await mkdir(log)
-  const env = baseEnv({ CURL_LOG: log })
+  await writeFile(join(dir, `run-${run}.sh`), script)
+  const env = baseEnv({ CURL_LOG: log, ...extraEnv })
   // The recording curl first.
   env.PATH = `${join(dir, 'bin')}${delimiter}${env.PATH}`
-  const bash = start('bash', ['-euo', 'pipefail', join(dir, 'walkthrough.sh')], { cwd: dir, env })
+  const bash = start('bash', ['-euo', 'pipefail', join(dir, `run-${run}.sh`)], { cwd: dir, env })
   cleanups.push(async () => killAll(await processTree(bash.pid)))
   const { code } = await bash.exited
-  if (code !== 0) throw new Error(`the walkthrough failed (run ${run}, exit ${code}):\n${bash.stdout()}\n${bash.stderr()}\n${script}`)
-  return { calls: await readCalls(log), stdout: bash.stdout() }
+  const calls = existsSync(join(log, 'count')) ? await readCalls(log) : []
+  return { code, calls, stdout: bash.stdout(), stderr: bash.stderr() }
+}
+
+/** Runs the walkthrough once and returns its curl calls; fails on any failing step. */
+async function runWalkthrough(script: string, dir: string, run: number, port: number): Promise<{ calls: Call[]; stdout: string }> {
+  const result = await runScript(script, dir, run, umsAt(port))
+  if (result.code !== 0) throw new Error(`the walkthrough failed (run ${run}, exit ${result.code}):\n${result.stdout}\n${result.stderr}\n${script}`)
+  return result
 }
 
 /** Checks the answers README states for each step of one run of the walkthrough. */
@@ -128,6 +169,8 @@ function checkRun(calls: Call[], port: number): void {
   }
   for (const call of calls) expect(call.status, `${call.method} :${call.port}${call.path}\n${call.out}`).toBeGreaterThanOrEqual(200)
   for (const call of calls) expect(call.status, `${call.method} :${call.port}${call.path}\n${call.out}`).toBeLessThan(500)
+  // Every answer ends its line: the next prompt does not run onto it.
+  for (const call of calls) expect(call.out, `${call.method} :${call.port}${call.path}`).toMatch(/\n$/)
 
   const [tokenLogin, websiteLogin] = to('POST', /^\/oauth\/token$/)
   expect(tokenLogin?.status).toBe(200)
@@ -187,6 +230,28 @@ function checkRun(calls: Call[], port: number): void {
   expect(one('POST', new RegExp(`^/users/${carlo}/soft-delete$`)).status).toBe(204)
   expect(one('DELETE', new RegExp(`^/users/${anna}$`)).status).toBe(204)
 
+  // Self-service and sign-ups.
+  const [me, anonymous, afterLogout] = to('GET', /^\/users\/me$/)
+  expect(me?.status).toBe(200)
+  expect(json(me)).toMatchObject({ username: 'mario.rossi', groups: ['customers'], email_verified: false })
+  expect([anonymous?.status, afterLogout?.status]).toEqual([401, 401])
+  expect(json(anonymous).message).toBe('no credentials: send Authorization: Bearer <token> or the sid cookie')
+  const selfEdits = to('PATCH', /^\/users\/me$/)
+  expect(selfEdits.map((call) => call.status)).toEqual([200, 403])
+  expect(json(selfEdits[0])).toMatchObject({ age: 41, tags: ['plumber'] })
+  expect(json(selfEdits[1]).code).toBe('UMS_FIELD_NOT_SELF_EDITABLE')
+  // Unanswered on the first run; the first run's answer on the second.
+  expect(json(one('GET', /^\/users\/me\/consents$/))).toMatchObject([{ key: 'marketing', version: 1, required: false }])
+  expect(json(one('PUT', /^\/users\/me\/consents\/marketing$/))).toMatchObject([{ key: 'marketing', granted: true }])
+  expect(to('POST', /^\/users\/me\/change-password$/).map((call) => call.status)).toEqual([204, 403, 204])
+  expect(one('POST', /^\/logout$/).status).toBe(204)
+  const signUps = to('POST', /^\/users\/self-register$/)
+  expect(signUps.map((call) => call.status)).toEqual([202, 403, 202])
+  expect(json(signUps[0])).toEqual({ message: 'Check your e-mail to complete the registration' })
+  expect(signUps[2]?.out).toBe(signUps[0]?.out)
+  expect(json(signUps[1]).code).toBe('UMS_EMAIL_DOMAIN_NOT_ALLOWED')
+  expect(one('POST', /^\/users\/[0-9a-f]{24}\/force-password-reset$/).status).toBe(204)
+
   const imported = one('PATCH', /^\/users\/import$/)
   expect(imported.status).toBe(200)
   expect(json(imported)).toMatchObject({
@@ -195,15 +260,22 @@ function checkRun(calls: Call[], port: number): void {
     invalid: [{ row: 3, error: 'Skipping record: invalid json schema, missing required field surname' }],
   })
 
-  const inspect = (emulatorPort: number, path: string) => {
+  /** The emulator's answer to `GET path`: the one such call, or the last one. */
+  const inspect = (emulatorPort: number, path: string, calledMoreThanOnce = false) => {
     const found = calls.filter((call) => call.port === emulatorPort && call.method === 'GET' && call.path === path)
-    expect(found, `GET :${emulatorPort}${path}`).toHaveLength(1)
-    expect(found[0]!.status).toBe(200)
-    return json(found[0])
+    if (calledMoreThanOnce) expect(found.length, `GET :${emulatorPort}${path}`).toBeGreaterThan(1)
+    else expect(found, `GET :${emulatorPort}${path}`).toHaveLength(1)
+    expect(found.at(-1)!.status).toBe(200)
+    return json(found.at(-1))
   }
   expect(inspect(port + 1, '/users/?_st=PUBLIC,DRAFT,TRASH,DELETED').map((user: any) => user._id)).toEqual(expect.arrayContaining([carlo, dario]))
   expect(inspect(port + 2, '/users').some((user: any) => user.username === 'mario.rossi')).toBe(true)
-  expect(inspect(port + 2, '/__emulator/outbox').some((mail: any) => mail.email === 'mario.rossi@example.com')).toBe(true)
+  const outbox = inspect(port + 2, '/__emulator/outbox', true)
+  expect(outbox.some((mail: any) => mail.email === 'mario.rossi@example.com')).toBe(true)
+  // This run's Gina: verification and set-password at sign-up, change-password at the repeated
+  // sign-up and at the forced reset.
+  const gina = outbox.filter((mail: any) => mail.email.startsWith('gina.')).at(-1).email
+  expect(outbox.filter((mail: any) => mail.email === gina).map((mail: any) => mail.kind)).toEqual(['verify-email', 'change-password', 'change-password', 'change-password'])
   expect(inspect(port + 3, '/__emulator/bindings')).toEqual(
     expect.arrayContaining([expect.objectContaining({ subjects: ['auth0|5f1c0ffee0ddba11ab1e0001'], roles: ['customer-basic'] })]),
   )
@@ -211,24 +283,25 @@ function checkRun(calls: Call[], port: number): void {
 }
 
 describe('README walkthrough on the sandbox', () => {
-  it('runs as written twice in a row, every step answering what README says', { timeout: 90_000 }, async () => {
+  it('runs as written twice in a row on other ports than 3000, given UMS, every step answering what README says', { timeout: 90_000 }, async () => {
     const port = await consecutiveFreePorts(5)
+    expect(port).not.toBe(3000)
     const sandbox = await startSandbox(port)
-    const dir = await mkdtemp(join(tmpdir(), 'ums-walkthrough-'))
-    cleanups.push(() => rm(dir, { recursive: true, force: true }))
-    await mkdir(join(dir, 'bin'))
-    await writeFile(join(dir, 'bin', 'curl'), recordingCurl(findOnPath('curl')))
-    await chmod(join(dir, 'bin', 'curl'), 0o755)
-    const script = (await walkthroughScript())
-      .replace(/localhost:300(\d)/g, (_match, offset: string) => `127.0.0.1:${port + Number(offset)}`)
-      .replaceAll('/tmp/users.csv', join(dir, 'users.csv'))
-    expect(script).not.toMatch(/localhost|<[a-zA-Z]+>/)
-    await writeFile(join(dir, 'walkthrough.sh'), script)
+    const dir = await curlDir()
+    const blocks = await walkthroughBlocks()
+    // One place names the port: UMS's default. Every other address follows from UMS.
+    expect(blocks.join('\n').match(/localhost|\b300[0-4]\b/g)).toEqual(['localhost', '3000'])
+    expect(blocks[0]).toContain('UMS=${UMS:-http://localhost:3000}')
+    expect(blocks.join('\n')).not.toMatch(/<[a-zA-Z]+>/)
+    const script = asScript(blocks, dir)
 
-    const first = await runWalkthrough(script, dir, 1)
+    const first = await runWalkthrough(script, dir, 1, port)
     checkRun(first.calls, port)
-    const second = await runWalkthrough(script, dir, 2)
+    const second = await runWalkthrough(script, dir, 2, port)
     checkRun(second.calls, port)
+    // The OpenAPI document is summed up, not poured into the terminal.
+    expect(first.stdout).not.toContain('"paths"')
+    expect(first.stdout).toContain('{"title":"ums"')
 
     // One info line per request of the walkthrough's (the status routes are silent by design).
     const logged = [...first.calls, ...second.calls].filter((call) => call.port === port && !call.path.startsWith('/-/'))
@@ -240,13 +313,58 @@ describe('README walkthrough on the sandbox', () => {
   })
 })
 
+describe('README walkthrough failing', () => {
+  /** README's `json` helper, on `input`, asked for `field`. */
+  async function json(dir: string, run: number, input: string, field: string) {
+    const [first] = await walkthroughBlocks()
+    const helper = /^json\(\) \{[\s\S]*?^\}$/m.exec(first ?? '')?.[0]
+    expect(helper).toBeDefined()
+    await writeFile(join(dir, `input-${run}`), input)
+    return runScript(`${helper}\njson ${field} < ${join(dir, `input-${run}`)}\n`, dir, run, {})
+  }
+
+  it('json prints the field it is asked for, and for an answer without it says what came instead and fails', { timeout: 30_000 }, async () => {
+    const dir = await curlDir()
+    expect(await json(dir, 1, '{"_id":"u1","roles":["a"]}\n', '._id')).toMatchObject({ code: 0, stdout: 'u1\n', stderr: '' })
+    expect(await json(dir, 2, '{"a":{"b":[1,2]}}', '.a.b')).toMatchObject({ code: 0, stdout: '[1,2]\n' })
+    const refused = '{"statusCode":401,"error":"Unauthorized","message":"no"}'
+    expect(await json(dir, 3, `${refused}\n`, '.accessToken')).toMatchObject({ code: 1, stdout: '', stderr: `json: no .accessToken in the answer: ${refused}\n` })
+    expect(await json(dir, 4, '', '._id')).toMatchObject({ code: 1, stdout: '', stderr: 'json: no ._id in the answer: (empty)\n' })
+    expect(await json(dir, 5, '<html>busy</html>', '._id')).toMatchObject({ code: 1, stderr: 'json: no ._id in the answer: <html>busy</html>\n' })
+  })
+
+  it('stops a block at its first failing step, not running the next ones with empty ids', { timeout: 30_000 }, async () => {
+    const dir = await curlDir()
+    // Nothing listens there: the login, the block's first step, fails.
+    const port = await consecutiveFreePorts(5)
+    const [first] = await walkthroughBlocks()
+    const stopped = await runScript(asScript([first!], dir), dir, 1, umsAt(port))
+    expect(stopped.code).toBe(1)
+    expect(stopped.stderr).toContain('block 1 stopped')
+    expect(stopped.calls.map((call) => `${call.method} ${call.path}`)).toEqual(['POST /oauth/token'])
+  })
+})
+
 describe('sandbox settings', () => {
   it('listens on 127.0.0.1 unless HOST says otherwise', { timeout: 60_000 }, async () => {
     const port = await consecutiveFreePorts(5)
     const sandbox = await startSandbox(port)
+    // pino writes its lines asynchronously: the banner may come first.
+    await sandbox.waitForOutput('"msg":"Server listening at')
     const listening = [...sandbox.stdout().matchAll(/"msg":"Server listening at ([^"]+)"/g)].map((match) => match[1])
     expect(listening).toEqual([`http://127.0.0.1:${port}`])
     expect(sandbox.stdout()).toContain(`(bound to 127.0.0.1)`)
+    expect(sandbox.stdout()).toContain(`README has the whole walkthrough: run it with UMS=http://localhost:${port}`)
+  })
+
+  it('names the job store in its banner: memory by default, else the store, never its credentials', { timeout: 60_000 }, async () => {
+    const inMemory = await startSandbox(await consecutiveFreePorts(5))
+    expect(inMemory.stdout()).toMatch(/^jobs: in memory \(lost when the sandbox stops; JOBS_STORE_URL keeps them in PostgreSQL, Redis or MongoDB\)$/m)
+    const store = await isolatedRedis()
+    cleanups.push(() => store.cleanup())
+    const inRedis = await startSandbox(await consecutiveFreePorts(5), { JOBS_STORE_URL: 'redis://:s3cret@127.0.0.1:6379/0', JOBS_COLLECTION_NAME: store.name })
+    expect(inRedis.stdout()).toMatch(new RegExp(`^jobs: Redis at 127\\.0\\.0\\.1:6379, store ${store.name} \\(from JOBS_STORE_URL\\)$`, 'm'))
+    expect(inRedis.stdout()).not.toContain('s3cret')
   })
 
   it('takes the configuration variables from the environment, ignoring with a warning those it wires itself', { timeout: 60_000 }, async () => {
@@ -284,7 +402,7 @@ describe('sandbox settings', () => {
   })
 
   it('stops with one line when HTTP_PORT leaves no room for the emulators', { timeout: 60_000 }, async () => {
-    const sandbox = start(process.execPath, ['--import', 'tsx', 'src/sandbox/index.ts'], { cwd: ROOT, env: baseEnv({ HTTP_PORT: '65533' }) })
+    const sandbox = start(process.execPath, [bundled('src/sandbox/index.ts')], { cwd: ROOT, env: baseEnv({ HTTP_PORT: '65533' }) })
     const { code } = await sandbox.exited
     expect(code).toBe(1)
     expect(sandbox.stderr().trim()).toBe('HTTP_PORT must be a port from 1 to 65531 in the sandbox (the emulators take the next four), got "65533"')

@@ -22,7 +22,12 @@ describe('status routes', () => {
   it('check-up answers 200 when every configured peer is healthy', async () => {
     const answer = await stack.call('GET', '/-/check-up')
     expect(answer.status).toBe(200)
-    expect(answer.body).toEqual({ name: 'ums', status: 'OK', version: '0.1.0' })
+    expect(answer.body).toEqual({
+      name: 'ums',
+      status: 'OK',
+      version: '0.1.0',
+      peers: ['crud', 'auth', 'rond', 'timer'].map((name) => ({ name, status: 'OK', latencyMs: expect.any(Number) })),
+    })
     expect(stack.current.crud.requestsTo('GET', '/-/healthz')).toHaveLength(1)
     expect(stack.current.auth0.requestsTo('GET', '/-/healthz')).toHaveLength(1)
     expect(stack.current.rond.requestsTo('GET', '/-/rbac-healthz')).toHaveLength(1)

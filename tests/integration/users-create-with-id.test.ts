@@ -125,7 +125,7 @@ describe('POST /users/with-id', () => {
     ['a missing authUserId', { authUserId: undefined }, "body must have required property 'authUserId'", 'FST_ERR_VALIDATION'],
     ['an empty authUserId', { authUserId: '' }, 'body.authUserId must NOT have fewer than 1 characters', 'FST_ERR_VALIDATION'],
     ['a missing userGroup', { userGroup: undefined }, "body must have required property 'userGroup'", 'FST_ERR_VALIDATION'],
-    ['an unknown userGroup', { userGroup: 'ghost' }, 'Unknown userGroup ghost', 'UMS_UNKNOWN_GROUP'],
+    ['an unknown userGroup', { userGroup: 'ghost' }, 'Unknown userGroup ghost (known groups: customer)', 'UMS_UNKNOWN_GROUP'],
     ['a group schema violation', { surname: undefined }, "body must have required property 'surname'", 'UMS_GROUP_SCHEMA_MISMATCH'],
   ])('answers 400 for %s', async (_case, override, message, code) => {
     const seeded = seedAuthUser(stack.current)

@@ -70,7 +70,7 @@ describe('PATCH /users/import: batches and limits', () => {
   it('retries only the refused batch row by row, the other batches stay bulk', async () => {
     stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Taken', surname: 'S', email: 'u4@example.com' }])
     const answer = await upload(csvOf([['userGroup', 'name', 'surname', 'email'], ...rowsOf(9)]))
-    expect(answer.body.invalid).toEqual([{ row: 5, error: 'Skipping record: duplicate value for the unique index unique_email' }])
+    expect(answer.body.invalid).toEqual([{ row: 5, error: 'Skipping record: email already exists' }])
     expect(answer.body.inserted).toHaveLength(8)
     expect(stack.current.crud.documents(USERS_ENDPOINT)).toHaveLength(9)
     expect(stack.current.crud.requestsTo('POST', BULK)).toHaveLength(3)

@@ -94,10 +94,8 @@ const STEPS: Array<[string, Step]> = [
       seed: { expirationDate: LATER },
       patch: EVERYTHING,
       rule: () => ({ method: 'POST', path: '/revoke/bindings' }),
-      ranBefore: (stack, user) => {
-        crudPatched(stack, user)
-        authPatched(stack, user)
-      },
+      // Removing access goes first, side by side with the new timer, before the CRUD patch.
+      ranBefore: (stack) => expect(stack.timer.requestsTo('POST', '/schedule')).toHaveLength(1),
     },
   ],
   [
@@ -120,14 +118,14 @@ const STEPS: Array<[string, Step]> = [
     { call: 'TIMER POST /schedule', peer: 'timer', seed: {}, patch: { $set: { expirationDate: LATER, name: 'X' } }, rule: () => ({ method: 'POST', path: '/schedule' }) },
   ],
   [
-    'Timer schedule (changed expiry, after blocking in auth)',
+    // The timer of a date the patch sets is scheduled while the user is read: before the block.
+    'Timer schedule (changed expiry, with a block)',
     {
       call: 'TIMER POST /schedule',
       peer: 'timer',
       seed: { expirationDate: LATER },
       patch: { $set: { expirationDate: MUCH_LATER, blocked: true } },
       rule: () => ({ method: 'POST', path: '/schedule' }),
-      ranBefore: authPatched,
     },
   ],
   [
@@ -174,17 +172,31 @@ function emulatorOf(stack: Stack, peer: Peer) {
 }
 
 /** Everything is as before, except that expiries scheduled by the failed request are aborted. */
+/**
+ * The user as it was: the CRUD user, the auth user, the bindings, and a pending timer for its
+ * expiration. The old timer is aborted side by side with the last steps: when one of them failed,
+ * the same expiration was scheduled again and the CRUD user names that timer instead.
+ */
 function expectRestored(stack: Stack, user: SeededUser, before: Snapshot): void {
   const after = snapshot(stack, user)
-  expect(after.crud, 'CRUD user').toEqual(before.crud)
+  const { expirationId: idBefore, ...crudBefore } = before.crud ?? {}
+  const { expirationId: idAfter, ...crudAfter } = after.crud ?? {}
+  expect(crudAfter, 'CRUD user').toEqual(crudBefore)
   expect(after.auth, 'auth user').toEqual(before.auth)
   expect(after.roles, 'Rönd roles').toEqual(before.roles)
   expect(after.bindings, 'Rönd bindings').toEqual(before.bindings)
-  expect(after.timers.slice(0, before.timers.length), 'timers that existed').toEqual(before.timers)
+  const rescheduled = idAfter !== idBefore
+  const timerOf = (id: unknown) => after.timers.find((timer) => timer.id === id)
+  if (rescheduled) {
+    expect(timerOf(idBefore)?.status, 'the old timer').toBe('aborted')
+    expect(timerOf(idAfter), 'the old expiration scheduled again').toEqual({ id: idAfter, status: 'pending', expirationDate: timerOf(idBefore)?.expirationDate })
+  }
+  const existed = after.timers.slice(0, before.timers.length).filter((timer) => !rescheduled || timer.id !== idBefore)
+  expect(existed, 'timers that existed').toEqual(before.timers.filter((timer) => !rescheduled || timer.id !== idBefore))
   expect(
-    after.timers.slice(before.timers.length).map((timer) => timer.status),
+    after.timers.slice(before.timers.length).filter((timer) => timer.id !== idAfter).map((timer) => timer.status),
     'timers scheduled by the failed request',
-  ).toEqual(after.timers.slice(before.timers.length).map(() => 'aborted'))
+  ).toEqual(after.timers.slice(before.timers.length).filter((timer) => timer.id !== idAfter).map(() => 'aborted'))
   expectConsistent(stack)
 }
 

@@ -81,7 +81,9 @@ export async function seedUser(stack: Stack, options: SeedOptions = {}): Promise
   const roles = options.roles ?? ['customer-basic']
   const withAuth = options.auth ?? true
   const userId = randomBytes(12).toString('hex')
-  const authUserId = withAuth ? stack.auth0.seedUser({ email, username, password: PASSWORD, blocked: options.authBlocked ?? options.blocked === true }).user_id : ''
+  // Groups the CRUD user has, its auth user has too, as ums keeps them.
+  const groups = Array.isArray(options.fields?.groups) ? { app_metadata: { groups: options.fields.groups } } : {}
+  const authUserId = withAuth ? stack.auth0.seedUser({ email, username, password: PASSWORD, blocked: options.authBlocked ?? options.blocked === true, ...groups }).user_id : ''
   let expirationId: string | undefined
   if (options.expirationDate !== undefined && options.timer !== false) expirationId = await scheduleTimer(stack, userId, options.expirationDate)
   const doc: Record<string, unknown> = { _id: userId, userGroup: 'customer', email, username, name: options.name ?? 'Mario', surname: 'Rossi', roles, ...options.fields }

@@ -185,18 +185,17 @@ describe('PATCH /users/:id', () => {
   })
 
   describe('roles through Rönd', () => {
-    it('revokes the subject, then grants the new roles', async () => {
+    it('revokes the subject before the CRUD patch, then grants the roles the CRUD stored', async () => {
       const user = await seedUser(stack.current, { roles: ['customer-basic'] })
       const calls = traceCalls(stack.current)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { roles: ['customer-premium', 'customer-basic'] } } })
       expect(answer.status).toBe(200)
       expect(answer.body.roles).toEqual(['customer-premium', 'customer-basic'])
-      expect(callLines(calls)).toEqual([
-        `CRUD GET /users/${user.userId}`,
-        `CRUD PATCH /users/${user.userId}`,
-        'ROND POST /revoke/bindings',
-        'ROND POST /grant/bindings',
-      ])
+      // The revoke goes beside the CRUD patch; the grant follows both.
+      const lines = callLines(calls)
+      expect(lines[0]).toBe(`CRUD GET /users/${user.userId}`)
+      expect(lines.slice(1, 3).sort()).toEqual([`CRUD PATCH /users/${user.userId}`, 'ROND POST /revoke/bindings'].sort())
+      expect(lines.slice(3)).toEqual(['ROND POST /grant/bindings'])
       const rond = calls.filter((call) => call.peer === 'ROND').map((call) => call.body)
       expect(rond).toEqual([{ subjects: [user.authUserId] }, { subjects: [user.authUserId], roles: ['customer-premium', 'customer-basic'] }])
       expect(stack.current.rond.rolesOf(user.authUserId)).toEqual(['customer-premium', 'customer-basic'])
@@ -296,12 +295,17 @@ describe('PATCH /users/:id', () => {
       ])
     })
 
-    it('set to the same instant: no Timer call', async () => {
+    it('set to the same instant: the user keeps its timer, and the one scheduled while reading it is aborted', async () => {
       const user = await seedUser(stack.current, { expirationDate: LATER })
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { expirationDate: '2031-05-01T12:00:00+02:00' } } })
       expect(answer.status).toBe(200)
-      expect(stack.current.timer.requests).toHaveLength(0)
       expect(answer.body.expirationId).toBe(user.expirationId)
+      expect(stack.current.timer.requestsTo('POST', '/schedule')).toHaveLength(1)
+      const [abort] = stack.current.timer.requestsTo('POST', '/abort')
+      const earlyId = (abort?.body as { expirationId?: string } | undefined)?.expirationId
+      expect(earlyId).not.toBe(user.expirationId)
+      expect(stack.current.timer.expiration(earlyId!)?.expirationStatus.description).toBe('aborted')
+      expect(stack.current.timer.expiration(user.expirationId!)?.expirationStatus.description).toBe('pending')
     })
 
     it('$unset: aborts the old expiry and unsets expirationId', async () => {
@@ -397,7 +401,7 @@ describe('PATCH /users/:id', () => {
       const before = snapshot(stack.current, user)
       const answer = await stack.call('PATCH', `/users/${user.userId}`, { json: { $set: { userGroup: 'nope' } } })
       expect(answer.status).toBe(400)
-      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup nope', code: 'UMS_UNKNOWN_GROUP' })
+      expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup nope (known groups: customer)', code: 'UMS_UNKNOWN_GROUP' })
       expect(snapshot(stack.current, user)).toEqual(before)
     })
   })

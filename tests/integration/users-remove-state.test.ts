@@ -232,11 +232,17 @@ describe.each(HARD_DELETE_MODES)('POST /users/state with AUTH_HARD_DELETE=$hard'
     expect(authBlocked(stack.current, user.authUserId)).toBe(false)
   })
 
-  it('relays a CRUD 400 for a filter it refuses, changing nothing', async () => {
+  it.each([
+    ['an unknown operator', { name: { $bogus: 1 } }, 'Unsupported operator: $bogus'],
+    ['an _id that is no ObjectId', { _id: 'not-an-id' }, 'Invalid objectId'],
+  ])('relays a CRUD 400 for a filter it refuses (%s) with the CRUD`s reason, as GET /users/ does, changing nothing', async (_case, filter, reason) => {
     const user = seedUser(stack.current)
-    const answer = await stack.call('POST', '/users/state', { json: [{ filter: { name: { $bogus: 1 } }, stateTo: 'TRASH' }] })
+    const answer = await stack.call('POST', '/users/state', { json: [{ filter, stateTo: 'TRASH' }] })
     expect(answer.status).toBe(400)
-    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Error while changing state of user: CRUD GET /users/ responded with a 400 status code', code: 'UMS_PEER_REFUSED' })
+    expect(answer.body).toEqual({ statusCode: 400, error: 'Bad Request', message: `Error while changing state of user: CRUD GET /users/ responded with a 400 status code: ${reason}`, code: 'UMS_PEER_REFUSED' })
+    const read = await stack.call('GET', `/users/?_q=${encodeURIComponent(JSON.stringify(filter))}`)
+    expect(read.status).toBe(400)
+    expect(read.body.message).toBe(reason)
     expect(crudUser(stack.current, user.userId)?.__STATE__).toBe('PUBLIC')
     expect(authCallsTo(stack.current)).toHaveLength(0)
   })

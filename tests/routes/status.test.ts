@@ -18,8 +18,46 @@ describe('GET /-/check-up', () => {
     })
     const answer = await inject(app, 'GET', '/-/check-up')
     expect(answer.status).toBe(200)
-    expect(answer.body).toEqual({ name: 'ums', status: 'OK', version: '0.1.0' })
+    expect(answer.body).toEqual({
+      name: 'ums',
+      status: 'OK',
+      version: '0.1.0',
+      peers: [
+        { name: 'crud', status: 'OK', latencyMs: expect.any(Number) },
+        { name: 'auth', status: 'OK', latencyMs: expect.any(Number) },
+      ],
+    })
     expect(asked.sort()).toEqual(['auth', 'crud'])
+  })
+
+  it('lists each peer with its status and latency, healthy or not', async () => {
+    const slow = async () => new Promise<void>((resolve) => setTimeout(resolve, 50))
+    const app = await build({
+      env: { ROND_ENABLED: 'true', TIMER_SERVICE: 'http://127.0.0.1:9' },
+      peers: {
+        crud: { checkHealth: slow } as never,
+        auth: { checkHealth: healthy } as never,
+        rond: { checkHealth: healthy } as never,
+        timer: {
+          checkHealth: async () => {
+            await slow()
+            throw new UpstreamError('TIMER', 'GET', '/-/healthz', 503, undefined)
+          },
+        } as never,
+      },
+    })
+    const answer = await inject(app, 'GET', '/-/check-up')
+    expect(answer.status).toBe(503)
+    expect(answer.body.peers).toEqual([
+      { name: 'crud', status: 'OK', latencyMs: expect.any(Number) },
+      { name: 'auth', status: 'OK', latencyMs: expect.any(Number) },
+      { name: 'rond', status: 'OK', latencyMs: expect.any(Number) },
+      { name: 'timer', status: 'KO', latencyMs: expect.any(Number), message: 'TIMER GET /-/healthz responded with a 503 status code' },
+    ])
+    const latency = Object.fromEntries(answer.body.peers.map((peer: { name: string; latencyMs: number }) => [peer.name, peer.latencyMs]))
+    expect(latency.crud).toBeGreaterThanOrEqual(45)
+    expect(latency.timer).toBeGreaterThanOrEqual(45)
+    expect(latency.auth).toBeLessThan(45)
   })
 
   it('asks Rönd and the Timer Service once configured, and names each unhealthy peer', async () => {

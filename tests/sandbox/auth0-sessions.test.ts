@@ -236,7 +236,7 @@ describe('change-password (item 19)', () => {
     const before = Date.now()
     const answer = await call('POST', '/change-password', { clientType: 'website', json: { email: 'MARIO.rossi@example.com', connection: 'Username-Password-Authentication' } })
     expect(answer.status).toBe(200)
-    expect(emulator.outbox).toEqual([{ email: MARIO.email, connection: 'Username-Password-Authentication', clientType: 'website', at: expect.any(Date) }])
+    expect(emulator.outbox).toEqual([{ kind: 'change-password', email: MARIO.email, connection: 'Username-Password-Authentication', clientType: 'website', at: expect.any(Date) }])
     expect(emulator.outbox[0]?.at.getTime()).toBeGreaterThanOrEqual(before)
     const defaulted = await call('POST', '/change-password', { json: { email: MARIO.email } })
     expect(defaulted.status).toBe(200)
@@ -250,7 +250,19 @@ describe('change-password (item 19)', () => {
     expect((await call('POST', '/change-password', { json: { email: MARIO.email } })).status).toBe(200)
     const answer = await call('GET', '/__emulator/outbox')
     expect(answer.status).toBe(200)
-    expect(answer.json).toEqual([{ email: MARIO.email, connection: 'Username-Password-Authentication', clientType: 'backoffice', at: expect.any(String) }])
+    expect(answer.json).toEqual([{ kind: 'change-password', email: MARIO.email, connection: 'Username-Password-Authentication', clientType: 'backoffice', at: expect.any(String) }])
+  })
+
+  it('mails a verification link for a user created or given a new email with verify_email', async () => {
+    const created: { status: number; json: any } = await call('POST', '/users', { json: { email: 'new@example.com', username: 'newcomer', password: 'Secret-Pass1', connection: 'Username-Password-Authentication', verify_email: true } })
+    expect(created.json).toMatchObject({ email: 'new@example.com' })
+    expect(created.status).toBe(201)
+    await call('PATCH', `/users/${encodeURIComponent(created.json.user_id)}`, { json: { email: 'newer@example.com', verify_email: true } })
+    await call('PATCH', `/users/${encodeURIComponent(created.json.user_id)}`, { json: { email: 'newest@example.com' } })
+    expect(emulator.outbox.map((entry) => [entry.kind, entry.email])).toEqual([
+      ['verify-email', 'new@example.com'],
+      ['verify-email', 'newer@example.com'],
+    ])
   })
 
   it('answers 404 for an unknown email, 400 without email or with an unknown connection', async () => {

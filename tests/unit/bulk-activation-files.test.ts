@@ -20,6 +20,7 @@ describe('toImportUser', () => {
     expect(toImportUser({ _id: 'x', email: 'a@b.it', username: 'mario', __STATE__: 'PUBLIC' }, id)).toEqual({ user_id: id, email: 'a@b.it', username: 'mario', email_verified: false })
     expect(toImportUser({ _id: 'x', email: 'a@b.it', username: '', blocked: false, __STATE__: 'PUBLIC' }, id)).toEqual({ user_id: id, email: 'a@b.it', email_verified: false, blocked: false })
     expect(toImportUser({ _id: 'x', email: 'a@b.it', blocked: true }, id)).toMatchObject({ blocked: true })
+    expect(toImportUser({ _id: 'x', email: 'a@b.it', groups: ['customers', 7] }, id)).toMatchObject({ app_metadata: { groups: ['customers'] } })
   })
 
   it('blocks users outside PUBLIC whatever their flag says', () => {

@@ -165,6 +165,9 @@ describe('job store configuration', () => {
     ['postgresql://db/ums', 'postgres'],
     ['redis://:pw@cache:6379/2', 'redis'],
     ['rediss://cache', 'redis'],
+    ['redis://cache:6379/15?db=15', 'redis'],
+    ['postgres://db/ums?sslmode=verify-full&ssl=true&port=6432', 'postgres'],
+    ['mongodb://[::1]:27017,b/ums_jobs-1', 'mongodb'],
   ])('picks the backend of JOBS_STORE_URL %s', async (url, backend) => {
     const config = await load({ JOBS_STORE_URL: url, JOBS_COLLECTION_NAME: 'jobs', JOBS_LOCK_LIFETIME_MS: '5000' })
     expect(config.jobStore).toEqual({ backend, url, variable: 'JOBS_STORE_URL' })
@@ -182,6 +185,23 @@ describe('job store configuration', () => {
     [{ JOBS_STORE_URL: 'secret-db-host' }, 'invalid configuration: JOBS_STORE_URL must be a mongodb://, mongodb+srv://, postgres://, postgresql://, redis:// or rediss:// URL'],
     [{ JOBS_STORE_URL: 'postgres://user:secret@[bad/x' }, 'invalid configuration: JOBS_STORE_URL is not a valid postgres URL'],
     [{ MONGODB_URL: 'postgres://user:secret@db/x' }, 'invalid configuration: MONGODB_URL must be a mongodb:// or mongodb+srv:// URL (use JOBS_STORE_URL for postgres)'],
+    // What each backend's driver would take badly: a crash, or quietly another database or no TLS check.
+    [{ JOBS_STORE_URL: 'redis://:secret@127.0.0.1:6379/notanumber' }, 'invalid configuration: JOBS_STORE_URL must name the Redis database by its number (redis://host:6379/0), got "notanumber"'],
+    [{ JOBS_STORE_URL: 'redis://:secret@127.0.0.1:6379/2x' }, 'invalid configuration: JOBS_STORE_URL must name the Redis database by its number (redis://host:6379/0), got "2x"'],
+    [{ JOBS_STORE_URL: 'redis://:secret@127.0.0.1:6379/1/2' }, 'invalid configuration: JOBS_STORE_URL must name the Redis database by its number (redis://host:6379/0), got "1/2"'],
+    [{ JOBS_STORE_URL: 'redis://:secret@127.0.0.1:6379?db=one' }, 'invalid configuration: JOBS_STORE_URL must give db= as a Redis database number, got "one"'],
+    [{ JOBS_STORE_URL: 'redis://:secret@127.0.0.1:0' }, 'invalid configuration: JOBS_STORE_URL must have a port from 1 to 65535, got 0'],
+    [{ JOBS_STORE_URL: 'postgres://u:secret@db:0/ums' }, 'invalid configuration: JOBS_STORE_URL must have a port from 1 to 65535, got 0'],
+    [{ JOBS_STORE_URL: 'postgres://u:secret@db/ums?port=70000' }, 'invalid configuration: JOBS_STORE_URL must have a port from 1 to 65535, got 70000'],
+    [{ JOBS_STORE_URL: 'postgres://u:secret@db/ums?sslmode=strict' }, 'invalid configuration: JOBS_STORE_URL has sslmode "strict": use disable, prefer, require, verify-ca, verify-full, no-verify'],
+    [{ JOBS_STORE_URL: 'postgres://u:secret@db/ums?ssl=maybe' }, 'invalid configuration: JOBS_STORE_URL has ssl "maybe": use true or false'],
+    [{ JOBS_STORE_URL: 'postgres://u:secret@db/ums?sslrootcert=/nonexistent/ca.pem' }, 'invalid configuration: JOBS_STORE_URL names the sslrootcert file "/nonexistent/ca.pem", which does not exist'],
+    [{ MONGODB_URL: 'mongodb://u:secret@mongo:99999/ums' }, 'invalid configuration: MONGODB_URL must have a port from 1 to 65535, got 99999'],
+    [{ MONGODB_URL: 'mongodb://u:secret@mongo:27017,other:port/ums' }, 'invalid configuration: MONGODB_URL must have a port from 1 to 65535'],
+    [{ JOBS_STORE_URL: 'mongodb+srv://u:secret@cluster0.example.net:27017/ums' }, 'invalid configuration: JOBS_STORE_URL is a mongodb+srv URL, whose ports come from DNS: remove the port'],
+    [{ JOBS_STORE_URL: 'mongodb+srv://u:secret@a.example.net,b.example.net/ums' }, 'invalid configuration: JOBS_STORE_URL is a mongodb+srv URL: name one host, whose DNS records list the servers'],
+    [{ MONGODB_URL: 'mongodb://u:secret@mongo/ums.jobs' }, 'invalid configuration: MONGODB_URL names the database "ums.jobs": MongoDB database names cannot contain / \\ . " $ or a space'],
+    [{ MONGODB_URL: `mongodb://u:secret@mongo/${'d'.repeat(64)}` }, 'invalid configuration: MONGODB_URL names a database of 64 bytes: MongoDB takes at most 63'],
   ])('stops with one line naming the variable, never echoing the URL: %j', async (env, message) => {
     const error = await load(env).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(ConfigError)

@@ -17,6 +17,11 @@ function fakeUmsConfig(groups: Record<string, Record<string, unknown>>) {
       const group = groups[filter.userGroup]
       return group ? { userGroup: filter.userGroup, ...group } : undefined
     },
+    async list() {
+      return Object.keys(groups)
+        .sort()
+        .map((userGroup) => ({ userGroup }))
+    },
   }
   return { collection: collection as unknown as CrudCollection, calls }
 }
@@ -59,9 +64,36 @@ describe('GroupSchemaCache', () => {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const error = await cache.get('ghost', ctx).catch((caught: unknown) => caught)
       expect(error).toBeInstanceOf(HttpError)
-      expect((error as HttpError).toBody()).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Unknown userGroup ghost', code: 'UMS_UNKNOWN_GROUP' })
+      expect((error as HttpError).toBody()).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Unknown userGroup ghost (ums-config has no groups)',
+        code: 'UMS_UNKNOWN_GROUP',
+      })
     }
     expect(calls).toEqual(['ghost', 'ghost'])
+  })
+
+  it('names the known groups when the userGroup is unknown, so the caller can pick one', async () => {
+    const { collection } = fakeUmsConfig({ strict: strictGroup, customer: {} })
+    const error = await new GroupSchemaCache(collection).get('Customer', ctx).catch((caught: unknown) => caught)
+    expect((error as HttpError).message).toBe('Unknown userGroup Customer (known groups: customer, strict)')
+  })
+
+  it('reads what a group lets its users do themselves, granting nothing the document does not say', async () => {
+    const { collection } = fakeUmsConfig({
+      open: { selfService: { editableFields: ['name', 7], consents: [{ key: 'marketing', version: 2 }, { key: 'terms', version: '2024-01', required: true }, { version: 1 }] } },
+      closed: {},
+    })
+    const cache = new GroupSchemaCache(collection)
+    expect((await cache.get('open', ctx)).selfService).toEqual({
+      editableFields: ['name'],
+      consents: [
+        { key: 'marketing', version: 2, required: false },
+        { key: 'terms', version: '2024-01', required: true },
+      ],
+    })
+    expect((await cache.get('closed', ctx)).selfService).toEqual({ editableFields: [], consents: [] })
   })
 
   it('reads a group once while fresh, sharing concurrent first reads, and again after the TTL', async () => {
@@ -75,6 +107,21 @@ describe('GroupSchemaCache', () => {
     now += 30_001
     await cache.get('strict', ctx)
     expect(calls).toEqual(['strict', 'strict'])
+  })
+
+  it('with a TTL of 0 reads the group on every call, compiling it again only when its content changed', async () => {
+    const groups: Record<string, Record<string, unknown>> = { strict: { ...strictGroup, updatedAt: '2026-01-01T00:00:00.000Z' } }
+    const { collection, calls } = fakeUmsConfig(groups)
+    const cache = new GroupSchemaCache(collection, 0)
+    const first = await cache.get('strict', ctx)
+    groups.strict = { ...strictGroup, updatedAt: '2026-01-02T00:00:00.000Z' }
+    const unchanged = await cache.get('strict', ctx)
+    expect(unchanged).toBe(first)
+    groups.strict = { ...strictGroup, selfService: { editableFields: ['name'] } }
+    const changed = await cache.get('strict', ctx)
+    expect(changed).not.toBe(first)
+    expect(changed.selfService.editableFields).toEqual(['name'])
+    expect(calls).toEqual(['strict', 'strict', 'strict'])
   })
 
   it('reports a crudSchema ajv cannot compile as a 500 configuration fault', async () => {

@@ -1,6 +1,6 @@
 // What reconciliation finds on one user, as pure logic.
 import { describe, expect, it } from 'vitest'
-import { isRecent, profileDifferences, rolesDiffer, userProblems } from '../../src/services/reconcile/checks.js'
+import { isRecent, profileDifferences, roleDifferences, userProblems } from '../../src/services/reconcile/checks.js'
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z')
 const user = { _id: 'c1', authUserId: 'auth0|a1', email: 'Ann@Example.com', username: 'ann', __STATE__: 'PUBLIC' }
@@ -17,6 +17,14 @@ describe('reconciliation checks', () => {
     [{ __STATE__: 'DRAFT' }, 'access-not-removed'],
   ])('finds an auth user that can log in for %j', (changes, check) => {
     expect(userProblems({ ...user, ...changes }, profile, NOW, true)).toEqual([{ check, crudId: 'c1', authUserId: 'auth0|a1' }])
+  })
+
+  it('finds groups that differ from the auth user app_metadata.groups, absent reading as none', () => {
+    const withGroups = { ...user, groups: ['customers'] }
+    expect(userProblems(withGroups, { ...profile, app_metadata: { groups: ['customers'] } }, NOW, true)).toEqual([])
+    expect(userProblems(user, { ...profile, app_metadata: { groups: [] } }, NOW, true)).toEqual([])
+    expect(userProblems(withGroups, profile, NOW, true)).toEqual([{ check: 'groups-mismatch', crudId: 'c1', authUserId: 'auth0|a1' }])
+    expect(userProblems(user, { ...profile, app_metadata: { groups: ['admins'] } }, NOW, true)).toEqual([{ check: 'groups-mismatch', crudId: 'c1', authUserId: 'auth0|a1' }])
   })
 
   it('names the differing fields, never their values', () => {
@@ -45,12 +53,12 @@ describe('reconciliation checks', () => {
     expect(isRecent(undefined, NOW, 5 * 60_000)).toBe(false)
   })
 
-  it('compares bound roles with the CRUD roles as sets', () => {
-    expect(rolesDiffer(['a', 'b'], ['b', 'a', 'a'])).toBe(false)
-    expect(rolesDiffer(undefined, [])).toBe(false)
-    expect(rolesDiffer(['a', 7], ['a'])).toBe(false)
-    expect(rolesDiffer(['a'], [])).toBe(true)
-    expect(rolesDiffer([], ['a'])).toBe(true)
-    expect(rolesDiffer(['a'], ['b'])).toBe(true)
+  it('compares bound roles with the CRUD roles as sets, naming the roles that differ', () => {
+    expect(roleDifferences(['a', 'b'], ['b', 'a', 'a'])).toBeUndefined()
+    expect(roleDifferences(undefined, [])).toBeUndefined()
+    expect(roleDifferences(['a', 7], ['a'])).toBeUndefined()
+    expect(roleDifferences(['a'], [])).toEqual({ missing: ['a'], unexpected: [] })
+    expect(roleDifferences([], ['a'])).toEqual({ missing: [], unexpected: ['a'] })
+    expect(roleDifferences(['c', 'a', 'b'], ['b', 'e', 'd'])).toEqual({ missing: ['a', 'c'], unexpected: ['d', 'e'] })
   })
 })

@@ -8,6 +8,7 @@ import { MongoBackend } from '@agendajs/mongo-backend'
 import {
   isExpired,
   type DurableJobStore,
+  type DropJobStoreOptions,
   type DurableJobStoreOptions,
   type JobEnd,
   type JobKind,
@@ -18,10 +19,9 @@ import {
   type NewJob,
 } from '../store.js'
 import { listen } from '../listeners.js'
-import { storeUnreachable } from './errors.js'
+import { STORE_BACKENDS, storeUnreachable, storeUrlRefused } from './errors.js'
 
-const BACKEND_NAME = 'MongoDB'
-const DEFAULT_PORT = 27017
+const { name: BACKEND_NAME, defaultPort: DEFAULT_PORT } = STORE_BACKENDS.mongodb
 const DUPLICATE_KEY = 11000
 
 interface RecordDocument {
@@ -50,15 +50,35 @@ interface LeaseDocument {
   expiresAt: Date
 }
 
+/** ums's collections of a store, next to Agenda's, which is named after the store itself. */
+function umsCollections(name: string): { records: string; checkpoints: string; leases: string } {
+  return { records: `${name}.records`, checkpoints: `${name}.checkpoints`, leases: `${name}.leases` }
+}
+
+/**
+ * Agenda's job log collection, which its backend creates whether logging is on or not (ums leaves
+ * it off): named after the store rather than Agenda's `agenda_logs` shared by every store of the
+ * database, so that a store can be removed whole.
+ */
+const agendaLogCollection = (name: string) => `${name}.logs`
+
 export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobStore {
   const now = options.now ?? Date.now
-  const client = new MongoClient(options.url, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 })
-  // The handle is lazy: it is usable once the client connects, which `connect()` does first.
-  const db: Db = client.db()
-  const records: Collection<RecordDocument> = db.collection<RecordDocument>(`${options.name}.records`)
-  const checkpoints: Collection<CheckpointDocument> = db.collection<CheckpointDocument>(`${options.name}.checkpoints`)
-  const leases: Collection<LeaseDocument> = db.collection<LeaseDocument>(`${options.name}.leases`)
-  const agendaBackend = new MongoBackend({ mongo: db, collection: options.name })
+  let client: MongoClient
+  let db: Db
+  try {
+    client = new MongoClient(options.url, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 })
+    // The handle is lazy: it is usable once the client connects, which `connect()` does first.
+    db = client.db()
+  } catch (error) {
+    // The driver parses the URL (its options, the database name) here, before any connection.
+    throw storeUrlRefused(BACKEND_NAME, options.url, DEFAULT_PORT, error)
+  }
+  const names = umsCollections(options.name)
+  const records: Collection<RecordDocument> = db.collection<RecordDocument>(names.records)
+  const checkpoints: Collection<CheckpointDocument> = db.collection<CheckpointDocument>(names.checkpoints)
+  const leases: Collection<LeaseDocument> = db.collection<LeaseDocument>(names.leases)
+  const agendaBackend = new MongoBackend({ mongo: db, collection: options.name, logCollection: agendaLogCollection(options.name) })
   // The client reports a lost server through its monitoring, not as an error event, and its monitor
   // keeps knocking while the server is away: each error is reported once until a server answers.
   const reported = new Set<string>()
@@ -196,4 +216,35 @@ export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobSt
   }
 
   return { store, agendaBackend }
+}
+
+/**
+ * Drops the collections of a store of this name from the URL's database: Agenda's (`<name>`), its
+ * log collection and ums's three. Answers what it removed.
+ */
+export async function dropMongoJobStore(options: DropJobStoreOptions): Promise<string[]> {
+  let client: MongoClient
+  try {
+    client = new MongoClient(options.url, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 })
+  } catch (error) {
+    throw storeUrlRefused(BACKEND_NAME, options.url, DEFAULT_PORT, error)
+  }
+  try {
+    const db = client.db()
+    const wanted = [options.name, agendaLogCollection(options.name), ...Object.values(umsCollections(options.name))]
+    let present: string[]
+    try {
+      present = (await db.listCollections({ name: { $in: wanted } }, { nameOnly: true }).toArray()).map((collection) => collection.name)
+    } catch (error) {
+      throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
+    }
+    const removed: string[] = []
+    for (const name of wanted.filter((candidate) => present.includes(candidate))) {
+      await db.dropCollection(name)
+      removed.push(`collection ${name}`)
+    }
+    return removed
+  } finally {
+    await client.close()
+  }
 }

@@ -1,11 +1,12 @@
 // The PostgreSQL job store: job records, their checkpoint journals and the leases live in three
 // tables named after JOBS_COLLECTION_NAME, next to Agenda's own table, all on one pool that the
 // store shares with Agenda's backend and closes itself.
-import { Pool, type PoolClient } from 'pg'
+import { Client, Pool, type PoolClient } from 'pg'
 import { PostgresBackend } from '@agendajs/postgres-backend'
 import {
   isExpired,
   type DurableJobStore,
+  type DropJobStoreOptions,
   type DurableJobStoreOptions,
   type JobEnd,
   type JobKind,
@@ -16,10 +17,9 @@ import {
   type NewJob,
 } from '../store.js'
 import { listen } from '../listeners.js'
-import { storeUnreachable } from './errors.js'
+import { STORE_BACKENDS, storeUnreachable } from './errors.js'
 
-const BACKEND_NAME = 'PostgreSQL'
-const DEFAULT_PORT = 5432
+const { name: BACKEND_NAME, defaultPort: DEFAULT_PORT } = STORE_BACKENDS.postgres
 // Job ids reach the store straight from request paths: anything but a UUID is unknown, rather
 // than an error of the uuid column.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -43,11 +43,21 @@ function json(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value)
 }
 
+/** ums's tables of a store, quoted. */
+function umsTables(name: string): { records: string; checkpoints: string; leases: string } {
+  return { records: quote(`${name}_records`), checkpoints: quote(`${name}_checkpoints`), leases: quote(`${name}_leases`) }
+}
+
+/**
+ * Agenda's job log table, which its backend creates whether logging is on or not (ums leaves it
+ * off): named after the store like everything else, rather than Agenda's `agenda_logs` shared by
+ * every store of the schema, so that a store can be removed whole.
+ */
+const agendaLogTable = (name: string) => `${name}_logs`
+
 export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJobStore {
   const now = options.now ?? Date.now
-  const records = quote(`${options.name}_records`)
-  const checkpoints = quote(`${options.name}_checkpoints`)
-  const leases = quote(`${options.name}_leases`)
+  const { records, checkpoints, leases } = umsTables(options.name)
   const pool = new Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000 })
   // While the server is away, Agenda's notification channel retries its LISTEN connection several
   // times a second: each error is reported once until a connection succeeds again.
@@ -59,7 +69,7 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
   // An idle client whose connection drops emits on the pool: unheard, that would end the process.
   listen(pool, 'postgres pool', 'error', report, options.onListenerFailure)
   listen(pool, 'postgres pool', 'connect', () => reported.clear(), options.onListenerFailure)
-  const agendaBackend = new PostgresBackend({ pool, tableName: options.name, channelName: options.name })
+  const agendaBackend = new PostgresBackend({ pool, tableName: options.name, channelName: options.name, logTableName: agendaLogTable(options.name) })
   // Agenda listens to no error of its notification channel, whose LISTEN connection fails with the
   // server: unheard, such an error would be thrown at the process.
   if (agendaBackend.notificationChannel) listen(agendaBackend.notificationChannel, 'postgres notification channel', 'error', report, options.onListenerFailure)
@@ -241,4 +251,36 @@ export function openPostgresJobStore(options: DurableJobStoreOptions): DurableJo
   }
 
   return { store, agendaBackend }
+}
+
+/**
+ * Removes everything a store of this name created in the URL's schema: Agenda's table (its indexes
+ * and trigger go with it), its log table, ums's three tables and the trigger function Agenda
+ * creates, whose unquoted name PostgreSQL folds to lower case. Answers what it removed.
+ */
+export async function dropPostgresJobStore(options: DropJobStoreOptions): Promise<string[]> {
+  const client = new Client({ connectionString: options.url, connectionTimeoutMillis: 5000 })
+  // A connection lost midway fails the statement under way, which reports it: the event adds nothing.
+  client.on('error', () => {})
+  try {
+    await client.connect()
+  } catch (error) {
+    throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
+  }
+  try {
+    const tables = [quote(options.name), quote(agendaLogTable(options.name)), ...Object.values(umsTables(options.name))]
+    const removed: string[] = []
+    for (const table of tables) {
+      const { rows } = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [table])
+      if (rows[0]?.found != null) removed.push(`table ${table}`)
+    }
+    await client.query(`DROP TABLE IF EXISTS ${tables.join(', ')} CASCADE`)
+    const trigger = `update_${options.name}_updated_at()`
+    const { rows } = await client.query<{ found: string | null }>('SELECT to_regprocedure($1) AS found', [trigger])
+    if (rows[0]?.found != null) removed.push(`function ${rows[0].found}`)
+    await client.query(`DROP FUNCTION IF EXISTS ${trigger}`)
+    return removed
+  } finally {
+    await client.end()
+  }
 }

@@ -6,6 +6,7 @@ import { RedisBackend } from '@agendajs/redis-backend'
 import {
   isExpired,
   type DurableJobStore,
+  type DropJobStoreOptions,
   type DurableJobStoreOptions,
   type JobEnd,
   type JobKind,
@@ -16,10 +17,9 @@ import {
   type NewJob,
 } from '../store.js'
 import { listen } from '../listeners.js'
-import { storeUnreachable } from './errors.js'
+import { STORE_BACKENDS, storeUnreachable } from './errors.js'
 
-const BACKEND_NAME = 'Redis'
-const DEFAULT_PORT = 6379
+const { name: BACKEND_NAME, defaultPort: DEFAULT_PORT } = STORE_BACKENDS.redis
 
 // Each script reads the record's status and writes in one step, so a job that finished meanwhile is
 // never written to again. KEYS[1] is the record, KEYS[2] the journal.
@@ -57,16 +57,27 @@ const RELEASE_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0`
 
+/** The server refused the URL's database. */
+class DatabaseRefused extends Error {
+  override name = 'DatabaseRefused'
+}
+
 /** PX and PEXPIRE take a positive whole number of milliseconds. */
 function milliseconds(ms: number): string {
   return String(Math.max(1, Math.ceil(ms)))
 }
 
+/** The key prefixes of a store: ums's records, journals and leases, and Agenda's keys. */
+function keyPrefixes(name: string): { ums: string; agenda: string } {
+  return { ums: `${name}:ums:`, agenda: `${name}:agenda:` }
+}
+
 export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobStore {
   const now = options.now ?? Date.now
-  const recordKey = (jobId: string) => `${options.name}:ums:record:${jobId}`
-  const checkpointsKey = (jobId: string) => `${options.name}:ums:checkpoints:${jobId}`
-  const leaseKey = (name: string) => `${options.name}:ums:lease:${name}`
+  const prefixes = keyPrefixes(options.name)
+  const recordKey = (jobId: string) => `${prefixes.ums}record:${jobId}`
+  const checkpointsKey = (jobId: string) => `${prefixes.ums}checkpoints:${jobId}`
+  const leaseKey = (name: string) => `${prefixes.ums}lease:${name}`
   const client = new Redis(options.url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
@@ -114,13 +125,28 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
     duplicates.push(copy)
     return copy
   }
-  const agendaBackend = new RedisBackend({ redis: client, keyPrefix: `${options.name}:agenda:`, channelName: `${options.name}:agenda:jobs` })
+  const agendaBackend = new RedisBackend({ redis: client, keyPrefix: prefixes.agenda, channelName: `${prefixes.agenda}jobs` })
   // Agenda listens to no error of its notification channel, whose subscriber fails with the
   // server: unheard, such an error would be thrown at the process.
   listen(agendaBackend.notificationChannel, 'redis notification channel', 'error', report, options.onListenerFailure)
 
   function failure(error: unknown): Error {
-    return storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, connectionError ?? error)
+    // The server's refusal of the database is the reason, whatever the connection reported before.
+    return storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error instanceof DatabaseRefused ? error : (connectionError ?? error))
+  }
+
+  // ioredis selects the URL's database on each connection but only emits the server's refusal
+  // (a number beyond its `databases`), and then sends every command to database 0. Selecting it
+  // here, on connect and on each health check, makes that refusal an unreachable store.
+  const database = client.options.db ?? 0
+  async function selectDatabase(): Promise<void> {
+    try {
+      await client.select(database)
+    } catch (error) {
+      // A reply is the server's answer; anything else is the connection's failure.
+      if (error instanceof Error && error.name === 'ReplyError') throw new DatabaseRefused(`database ${database} refused: ${error.message}`)
+      throw error
+    }
   }
 
   const store: JobStore = {
@@ -129,7 +155,7 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
     async connect() {
       try {
         if (client.status === 'wait') await client.connect()
-        await client.ping()
+        await selectDatabase()
         await agendaBackend.connect()
       } catch (error) {
         throw failure(error)
@@ -138,7 +164,7 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
 
     async ping() {
       try {
-        await client.ping()
+        await selectDatabase()
       } catch (error) {
         throw failure(error)
       }
@@ -220,4 +246,38 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
   }
 
   return { store, agendaBackend }
+}
+
+/**
+ * Removes every key of a store of this name from the URL's database: ums's (`<name>:ums:*`) and
+ * Agenda's (`<name>:agenda:*`). Answers what it removed.
+ */
+export async function dropRedisJobStore(options: DropJobStoreOptions): Promise<string[]> {
+  const client = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 5000, retryStrategy: () => null })
+  // A failed connection also rejects the command under way, which reports it.
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    // Selected here as well: a refused database would otherwise leave the keys of database 0 to be deleted.
+    await client.select(client.options.db ?? 0)
+  } catch (error) {
+    client.disconnect()
+    throw storeUnreachable(BACKEND_NAME, options.url, DEFAULT_PORT, error)
+  }
+  try {
+    const removed: string[] = []
+    for (const prefix of Object.values(keyPrefixes(options.name))) {
+      let count = 0
+      let cursor = '0'
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+        if (keys.length > 0) count += await client.unlink(...keys)
+        cursor = next
+      } while (cursor !== '0')
+      if (count > 0) removed.push(`${count} key${count === 1 ? '' : 's'} ${prefix}*`)
+    }
+    return removed
+  } finally {
+    await client.quit()
+  }
 }

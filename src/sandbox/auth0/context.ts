@@ -9,6 +9,8 @@ import type { SessionStore } from './sessions.js'
 import type { UserStore } from './users.js'
 
 export interface OutboxEntry {
+  /** The change-password email, or the verification email of a new or changed address (`verify_email`). */
+  kind: 'change-password' | 'verify-email'
   email: string
   connection: string
   clientType: string

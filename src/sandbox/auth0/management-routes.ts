@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { IMPORT_FILE_MAX_BYTES, MAX_ACTIVE_IMPORT_JOBS } from '../../auth-providers/auth0-contract.js'
 import { multipartParts } from './body-parsers.js'
-import { resolveClient, type ContextProvider } from './context.js'
+import { resolveClient, type ContextProvider, type EmulatorContext } from './context.js'
 import { EmulatorHttpError, managementError, miaError } from './errors.js'
 import { resolveConnection } from './options.js'
 import { searchUsers, type QueryValue } from './user-search.js'
@@ -37,6 +37,14 @@ function booleanField(value: unknown, name: string, fallback: boolean): boolean 
   throw miaError(400, `${name} must be true or false`)
 }
 
+/** `verify_email: true`: the service mails the address a link to verify it. */
+const asksVerification = (body: unknown) => isPlainObject(body, 'any') && body.verify_email === true
+
+function sendVerification(ctx: EmulatorContext, email: string | undefined, connection: string | undefined, clientType: string): void {
+  if (email === undefined) return
+  ctx.outbox.push({ kind: 'verify-email', email, connection: connection ?? '', clientType, at: new Date(ctx.now()) })
+}
+
 const unknownJob = () => managementError(404, 'The job does not exist.', 'inexistent_job')
 
 export function registerManagementRoutes(app: FastifyInstance, context: ContextProvider): void {
@@ -49,9 +57,11 @@ export function registerManagementRoutes(app: FastifyInstance, context: ContextP
 
   app.post('/users', async (request, reply) => {
     const ctx = context()
-    resolveClient(ctx.options(), request, false)
+    const client = resolveClient(ctx.options(), request, false)
     ctx.limiter.enforce(reply, 'managementApi', 'management')
-    return reply.code(201).send(ctx.users.create(request.body))
+    const created = ctx.users.create(request.body)
+    if (asksVerification(request.body)) sendVerification(ctx, created.email, created.identities[0]?.connection, client?.name ?? '')
+    return reply.code(201).send(created)
   })
 
   app.get('/users/active', async (request, reply) => {
@@ -64,9 +74,13 @@ export function registerManagementRoutes(app: FastifyInstance, context: ContextP
   // Fastify decodes path parameters, so `auth0%7Cabc` and `auth0|abc` reach the same user.
   app.patch<{ Params: { userId: string } }>('/users/:userId', async (request, reply) => {
     const ctx = context()
-    resolveClient(ctx.options(), request, false)
     ctx.limiter.enforce(reply, 'managementApi', 'management')
-    return ctx.users.patch(request.params.userId, request.body)
+    const client = resolveClient(ctx.options(), request, false)
+    const patched = ctx.users.patch(request.params.userId, request.body)
+    if (asksVerification(request.body) && isPlainObject(request.body, 'any') && typeof request.body.email === 'string') {
+      sendVerification(ctx, patched.email, patched.identities[0]?.connection, client?.name ?? '')
+    }
+    return patched
   })
 
   app.delete<{ Params: { userId: string } }>('/users/:userId', async (request, reply) => {

@@ -179,7 +179,7 @@ export function registerSessionRoutes(app: FastifyInstance, context: ContextProv
     if (!user) throw miaError(404, `no user with email ${body.email} in connection ${connection}`)
     ctx.limiter.enforce(reply, 'authApi', 'authentication')
     ctx.limiter.enforce(reply, 'changePasswordPerEmail', 'authentication', user.profile.email)
-    ctx.outbox.push({ email: user.profile.email, connection, clientType: client.name, at: new Date(ctx.now()) })
+    ctx.outbox.push({ kind: 'change-password', email: user.profile.email, connection, clientType: client.name, at: new Date(ctx.now()) })
     return reply.code(200).type('application/json').send(JSON.stringify("We've just sent you an email to reset your password."))
   })
 }

@@ -5,9 +5,10 @@ import { randomBytes } from 'node:crypto'
 import { IMPORT_FILE_MAX_BYTES } from '../../auth-providers/auth0-contract.js'
 import type { ImportUser } from '../../auth-providers/provider.js'
 import { mustBeBlocked } from '../users/repository.js'
+import { appMetadataOf } from '../users/context.js'
 
 /** The CRUD fields a bulk activation reads (`_p`). */
-export const ACTIVATION_FIELDS = '_id,email,username,blocked,authUserId,__STATE__'
+export const ACTIVATION_FIELDS = '_id,email,username,blocked,groups,authUserId,__STATE__'
 
 /** The CRUD fields a bulk activation reads. */
 export interface ActivationCandidate {
@@ -15,6 +16,7 @@ export interface ActivationCandidate {
   email?: unknown
   username?: unknown
   blocked?: unknown
+  groups?: unknown
   authUserId?: unknown
   __STATE__?: unknown
 }
@@ -32,6 +34,7 @@ export function toImportUser(user: ActivationCandidate & { email: string }, gene
   // blocked (a later state change to PUBLIC unblocks it).
   if (mustBeBlocked(user)) entry.blocked = true
   else if (typeof user.blocked === 'boolean') entry.blocked = user.blocked
+  if (user.groups !== undefined) entry.app_metadata = appMetadataOf(user.groups)
   return entry
 }
 

@@ -141,7 +141,8 @@ export async function importUsers(deps: UsersDeps, input: Readable, options: Imp
       else await writer.add(prepared)
     }
     if (headerError) throw headerError
-    if (!header) throw badRequest('The CSV header has no userGroup column', 'UMS_INVALID_CSV')
+    // No record at all, not even a header: empty lines and a byte order mark are skipped.
+    if (!header) throw badRequest('The CSV file is empty: send a header row naming userGroup and the other columns, then a row per user', 'UMS_INVALID_CSV')
     if (!writer.failed) numberSkips(Infinity)
     const outcome = await writer.finish()
     invalid.push(...outcome.invalid)

@@ -5,10 +5,11 @@
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES, type CrudUpdate } from '../../clients/crud.js'
 import { UpstreamError, mayHaveLanded } from '../../errors/index.js'
-import { crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../clients/crud-refusals.js'
+import { crudDuplicateReason, crudValidationMessage, duplicateIndexName, isDuplicateKey } from '../../clients/crud-refusals.js'
 import type { UsersDeps } from '../users/context.js'
 import { CLOCK_SLACK_MS, insertUser, insertedPrefix } from '../users/read-back.js'
 import { preparePatchExpiries, scheduleInserted } from './expiry.js'
+import { syncImportedGroups } from './groups.js'
 import { skipping, type ImportRow, type RowError } from './rows.js'
 
 export const MAX_IN_FLIGHT = 2
@@ -21,10 +22,13 @@ export interface ImportOutcome {
 
 type Kind = 'insert' | 'patch'
 
-/** A MongoDB duplicate-key message names the index; the key's value (personal data) is left out. */
+/**
+ * Worded as `POST /users/` words it (`email already exists`), from the fields of the duplicate-key
+ * message; its index when it names no field. The key's value (personal data) is left out.
+ */
 function duplicateRowReason(error: UpstreamError): string {
   const index = duplicateIndexName(error)
-  return skipping(index ? `duplicate value for the unique index ${index}` : 'duplicate value for a unique index')
+  return skipping(crudDuplicateReason(error) ?? (index ? `the value of the unique index ${index} already exists` : 'a unique value already exists'))
 }
 
 function refusalReason(error: UpstreamError): string {
@@ -211,6 +215,7 @@ export class ImportWriter {
       throw error
     }
     await expiries.complete(applied)
+    await syncImportedGroups(this.deps, rows.filter((row) => applied.has(row.row)), this.ctx)
   }
 
   /**

@@ -1,8 +1,8 @@
 // What reconciliation looks for, as pure logic: the findings about one CRUD user and its auth
 // user. A finding names the check and the ids, never an email, a username or another value.
-import { expirationOf } from '../users/context.js'
+import { authGroupsOf, expirationOf } from '../users/context.js'
 import { mustBeBlocked, type StoredUser } from '../users/repository.js'
-import { stringArray } from '../users/fields.js'
+import { sameValue, stringArray } from '../users/fields.js'
 
 export type Check =
   /** The CRUD user's `authUserId` names no auth user. */
@@ -19,6 +19,8 @@ export type Check =
   | 'expiry-timer-missing'
   /** The roles Rönd binds to the auth user differ from the CRUD user's `roles`. */
   | 'roles-mismatch'
+  /** The auth user's `app_metadata.groups` differ from the CRUD user's `groups`. */
+  | 'groups-mismatch'
 
 export const CHECKS: readonly Check[] = [
   'auth-user-missing',
@@ -28,6 +30,7 @@ export const CHECKS: readonly Check[] = [
   'expired-not-blocked',
   'expiry-timer-missing',
   'roles-mismatch',
+  'groups-mismatch',
 ]
 
 /**
@@ -36,12 +39,22 @@ export const CHECKS: readonly Check[] = [
  */
 export type Action = 'reported' | 'repaired' | 'repair-failed' | 'skipped-recent'
 
+/** The roles behind a roles-mismatch, each list sorted. */
+export interface RoleDifferences {
+  /** In the CRUD user's `roles`, not bound by Rönd. */
+  missing: string[]
+  /** Bound by Rönd, not in the CRUD user's `roles`. */
+  unexpected: string[]
+}
+
 export interface Finding {
   check: Check
   crudId?: string
   authUserId?: string
   /** The fields that differ (profile-mismatch only): names, never values. */
   fields?: string[]
+  /** The roles that differ (roles-mismatch only). */
+  roles?: RoleDifferences
   action: Action
 }
 
@@ -52,6 +65,7 @@ export interface AuthProfile {
   username?: unknown
   blocked?: unknown
   created_at?: unknown
+  app_metadata?: unknown
 }
 
 /** A check found on one user, before anything is done about it. */
@@ -85,6 +99,8 @@ export function userProblems(user: StoredUser, profile: AuthProfile | undefined,
   if (profile) {
     const fields = profileDifferences(user, profile)
     if (fields.length > 0) problems.push({ check: 'profile-mismatch', crudId, authUserId, fields })
+    // In order: the groups are what the platform's authorization reads, and a user sees them in that order.
+    if (!sameValue(stringArray(user.groups), authGroupsOf(profile as unknown as Record<string, unknown>))) problems.push({ check: 'groups-mismatch', crudId, authUserId })
   }
   const hasTimer = typeof user.expirationId === 'string' && user.expirationId !== ''
   if (timersInUse && expiresAt !== undefined && !expired && !hasTimer && user.__STATE__ !== 'DELETED') {
@@ -100,9 +116,14 @@ export function isRecent(at: unknown, now: number, windowMs: number): boolean {
   return !Number.isNaN(time) && now - time < windowMs
 }
 
-/** Whether the roles bound to a user (resource-free bindings naming it) differ from its CRUD `roles`, as sets. */
-export function rolesDiffer(crudRoles: unknown, bound: Iterable<string>): boolean {
+/**
+ * How the roles bound to a user (resource-free bindings naming it) differ from its CRUD `roles`,
+ * compared as sets; undefined when they do not.
+ */
+export function roleDifferences(crudRoles: unknown, bound: Iterable<string>): RoleDifferences | undefined {
   const expected = new Set(stringArray(crudRoles))
   const actual = new Set(bound)
-  return expected.size !== actual.size || [...expected].some((role) => !actual.has(role))
+  const missing = [...expected].filter((role) => !actual.has(role)).sort()
+  const unexpected = [...actual].filter((role) => !expected.has(role)).sort()
+  return missing.length === 0 && unexpected.length === 0 ? undefined : { missing, unexpected }
 }

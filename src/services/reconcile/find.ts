@@ -6,7 +6,7 @@ import { UpstreamError } from '../../errors/index.js'
 import { sleep } from '../../lib/sleep.js'
 import type { UsersDeps } from '../users/context.js'
 import { USERS_PAGE_SIZE, type StoredUser } from '../users/repository.js'
-import { rolesDiffer, userProblems, type AuthProfile, type Problem } from './checks.js'
+import { roleDifferences, userProblems, type AuthProfile, type Problem } from './checks.js'
 
 /** Tries of an auth call the provider answers 429. */
 const RATE_LIMITED_ATTEMPTS = 5
@@ -53,7 +53,8 @@ export async function userPageProblems(scope: FindScope, users: StoredUser[]): P
   for (const user of users) {
     const profile = typeof user.authUserId === 'string' ? profiles.get(user.authUserId) : undefined
     const problems = userProblems(user, profile, scope.now, deps.timer !== undefined, deps.config.authHardDelete)
-    if (bound && profile && rolesDiffer(user.roles, bound.get(profile.user_id) ?? [])) problems.push({ check: 'roles-mismatch', crudId: user._id, authUserId: profile.user_id })
+    const roles = bound && profile ? roleDifferences(user.roles, bound.get(profile.user_id) ?? []) : undefined
+    if (roles) problems.push({ check: 'roles-mismatch', crudId: user._id, authUserId: profile!.user_id, roles })
     for (const problem of problems) found.push({ user, problem })
   }
   return found

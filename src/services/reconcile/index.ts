@@ -48,7 +48,7 @@ export interface ReconcileResult {
 export const MAX_FINDINGS_LISTED = 10_000
 /** Auth users per page of the connection's users. */
 const AUTH_PAGE_SIZE = 100
-const PROFILE_FIELDS = '_id,authUserId,email,username,blocked,roles,expirationDate,expirationId,updatedAt,__STATE__'
+const PROFILE_FIELDS = '_id,authUserId,email,username,blocked,roles,groups,expirationDate,expirationId,updatedAt,__STATE__'
 
 /** One checkpoint: a page checked, and what it found. */
 type ReconcileEntry =

@@ -1,15 +1,16 @@
 // Repairing what reconciliation found, unless it is a dry run. Repairs remove access before
 // anything else, act only toward what the CRUD says, and leave alone what changed in the last
-// minutes (an operation still under way looks like an inconsistency).
+// minutes (an operation still under way looks like an inconsistency, and a repair could undo it),
+// except blocking: taking access away is always safe.
 import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES } from '../../clients/crud.js'
 import { UpstreamError } from '../../errors/index.js'
 import type { UsersDeps } from '../users/context.js'
-import { expirationOf, scheduleExpiry } from '../users/context.js'
+import { appMetadataOf, expirationOf, scheduleExpiry } from '../users/context.js'
 import type { StoredUser } from '../users/repository.js'
 import { stringArray } from '../users/fields.js'
 import { Rollback } from '../rollback.js'
-import { isRecent, type Action, type AuthProfile, type Problem } from './checks.js'
+import { isRecent, type Action, type AuthProfile, type Check, type Problem } from './checks.js'
 import type { ReconcileBody } from '../../schemas/jobs.js'
 
 /** What the caller asks of a reconciliation (dryRun, deleteOrphanAuthUsers), as its request schema says. */
@@ -24,11 +25,15 @@ export interface RepairScope {
   options: ReconcileOptions
 }
 
+/** The repairs that only block: safe whatever is under way, so never held back by the recent window. */
+const REMOVES_ACCESS: ReadonlySet<Check> = new Set(['access-not-removed', 'expired-not-blocked'])
+
 /** Repairs toward what the CRUD user says, access removed first. */
 export async function repairUser(scope: RepairScope, problem: Problem, user: StoredUser): Promise<Action> {
   if (scope.options.dryRun) return 'reported'
   const { deps, ctx } = scope
   const { crud, auth } = deps
+  if (!REMOVES_ACCESS.has(problem.check) && isRecent(user.updatedAt, scope.now, deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
   try {
     switch (problem.check) {
       case 'expired-not-blocked':
@@ -45,14 +50,15 @@ export async function repairUser(scope: RepairScope, problem: Problem, user: Sto
         return 'repaired'
       }
       case 'auth-user-missing':
-        if (isRecent(user.updatedAt, scope.now, deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
         // Guarded: only while the user still points to the missing auth user.
         await crud.users.patchBulk([{ filter: { _id: user._id, _st: ALL_STATES, _q: JSON.stringify({ authUserId: problem.authUserId }) }, update: { $unset: { authUserId: true } } }], ctx)
         return 'repaired'
       case 'expiry-timer-missing':
         return await scheduleMissingTimer(scope, user)
+      case 'groups-mismatch':
+        await auth.updateUser(problem.authUserId!, { app_metadata: appMetadataOf(user.groups) }, ctx)
+        return 'repaired'
       case 'roles-mismatch': {
-        if (isRecent(user.updatedAt, scope.now, deps.config.reconcileRecentWindowMs)) return 'skipped-recent'
         // As a PATCH of the roles does: every binding naming the user revoked, then the CRUD roles granted.
         await deps.rond.revokeSubject(problem.authUserId!, ctx)
         const roles = stringArray(user.roles)

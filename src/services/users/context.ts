@@ -6,12 +6,14 @@ import type { CrudClient } from '../../clients/crud.js'
 import type { RondClient } from '../../clients/rond.js'
 import type { TimerClient } from '../../clients/timer.js'
 import { pickHeaders } from '../../clients/headers.js'
-import type { AuthProvider, AuthUserChanges } from '../../auth-providers/provider.js'
+import type { AuthAppMetadata, AuthProvider, AuthUserChanges } from '../../auth-providers/provider.js'
 import type { GroupSchemaCache } from '../group-schemas.js'
 import type { UsersRepository } from './repository.js'
 import type { Rollback } from '../rollback.js'
-import { settleLostWrite, type LostWriteOptions } from '../lost-writes.js'
+import { repeatIfLost, settleLostWrite, type LostWriteOptions } from '../lost-writes.js'
 import { mayHaveLanded } from '../../errors/index.js'
+import { isPlainObject } from '../../lib/plain-object.js'
+import { sameValue, stringArray } from './fields.js'
 
 export interface UsersDeps {
   config: Config
@@ -78,10 +80,23 @@ export async function grantRoles(deps: UsersDeps, authUserId: string, roles: str
   rollback.add('revoke the granted roles', revoke)
 }
 
-/** Whether an auth profile shows `changes` (emails compare case-insensitively; no flag means not blocked). */
+/** The groups the platform's authorization reads from an auth profile (none when absent). */
+export function authGroupsOf(profile: Record<string, unknown>): string[] {
+  const metadata = profile.app_metadata
+  return isPlainObject(metadata, 'not-date') ? stringArray(metadata.groups) : []
+}
+
+/** The auth user's `app_metadata` for the CRUD user's `groups` (none when absent). */
+export const appMetadataOf = (groups: unknown): AuthAppMetadata => ({ groups: stringArray(groups) })
+
+/**
+ * Whether an auth profile shows `changes` (emails compare case-insensitively; no flag means not
+ * blocked). A password cannot be read back: a change of it alone is sent again instead.
+ */
 function showsChanges(profile: Record<string, unknown>, changes: AuthUserChanges): boolean {
   if (changes.email !== undefined && String(profile.email).toLowerCase() !== changes.email.toLowerCase()) return false
   if (changes.username !== undefined && profile.username !== changes.username) return false
+  if (changes.app_metadata !== undefined && !sameValue(authGroupsOf(profile), changes.app_metadata.groups)) return false
   return changes.blocked === undefined || (profile.blocked === true) === changes.blocked
 }
 
@@ -93,6 +108,11 @@ export async function updateAuthUser(
   ctx: CallContext,
   options: LostWriteOptions = {},
 ): Promise<void> {
+  if (Object.keys(changes).every((key) => key === 'password')) {
+    // Setting the same password twice is harmless.
+    await repeatIfLost(() => deps.auth.updateUser(authUserId, changes, ctx), ctx.log)
+    return
+  }
   try {
     await deps.auth.updateUser(authUserId, changes, ctx)
   } catch (error) {

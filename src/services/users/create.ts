@@ -7,10 +7,10 @@ import { UpstreamError, badRequest, conflict, notFound } from '../../errors/inde
 import { explainAuthConflict } from './auth-conflict.js'
 import { generatePassword } from '../passwords.js'
 import { settleLostWrite } from '../lost-writes.js'
-import { Rollback } from '../rollback.js'
-import { assertClientWritable, stringArray } from './fields.js'
+import { Rollback, sideBySide } from '../rollback.js'
+import { assertClientWritable, sameValue, stringArray } from './fields.js'
 import { CLOCK_SLACK_MS, insertUser, patchUserReadBack, showsPatch } from './read-back.js'
-import { expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
+import { appMetadataOf, authGroupsOf, expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
 import type { CreateOptions, NewUserBody, NewUserWithIdBody, RegisterOptions, RegisterUserBody } from '../../schemas/users.js'
 
 /** The user without the password, which goes to the auth service only. */
@@ -44,40 +44,44 @@ async function setOnUser(deps: UsersDeps, userId: string, fields: Record<string,
 }
 
 /**
- * The steps after the CRUD insert that every creation shares: roles, expiry timer (its id stored
- * on the user) and the change-password email.
+ * The steps after the CRUD insert that every creation shares, as few round trips apart as their
+ * dependencies allow: the auth user (`authUser`: created, or the existing one) side by side with
+ * the expiry timer, whose callback names the CRUD user; then side by side the CRUD user's new
+ * fields (the auth user's id when `linkAuthUser`, the timer's id), the roles and the
+ * change-password email, which need only the two users.
  */
 async function finishCreation(
   deps: UsersDeps,
-  user: { _id: string; authUserId: string | undefined; roles: string[]; expirationDate: Date | undefined; email: unknown },
+  user: { _id: string; roles: string[]; expirationDate: Date | undefined; email: unknown },
+  authUser: () => Promise<string | undefined>,
+  linkAuthUser: boolean,
   sendResetPwdEmail: boolean,
   ctx: CallContext,
   rollback: Rollback,
 ): Promise<void> {
-  if (user.authUserId) await grantRoles(deps, user.authUserId, user.roles, ctx, rollback)
-  if (user.expirationDate) {
-    const expirationId = await scheduleExpiry(deps, user._id, user.expirationDate, ctx, rollback)
-    if (expirationId) await setOnUser(deps, user._id, { expirationId }, ctx)
-  }
-  if (sendResetPwdEmail && user.authUserId && typeof user.email === 'string' && user.email !== '') {
-    await deps.auth.sendChangePasswordEmail(user.email, ctx)
-  }
+  const { expirationDate } = user
+  const [authUserId, expirationId] = await sideBySide(
+    authUser,
+    async () => (expirationDate ? scheduleExpiry(deps, user._id, expirationDate, ctx, rollback) : undefined),
+  )
+  const fields: Record<string, unknown> = {}
+  if (linkAuthUser && authUserId) fields.authUserId = authUserId
+  if (expirationId) fields.expirationId = expirationId
+  const { email } = user
+  await sideBySide(
+    async () => (Object.keys(fields).length > 0 ? setOnUser(deps, user._id, fields, ctx) : undefined),
+    async () => (authUserId ? grantRoles(deps, authUserId, user.roles, ctx, rollback) : undefined),
+    async () => (sendResetPwdEmail && authUserId && typeof email === 'string' && email !== '' ? deps.auth.sendChangePasswordEmail(email, ctx) : undefined),
+  )
 }
 
-/**
- * Creates the auth user and stores its id on the CRUD document; the auth user is deleted again on
- * a later failure. With `keepsCrudUser` (register: the CRUD user outlives a failure) the stored
- * id is also unset again, so the user is left unregistered rather than pointing at a deleted
- * auth user; the undo is registered before the `$set` because a timed-out `$set` may still land.
- */
+/** Creates the auth user; it is deleted again on a later failure. */
 async function createAuthUser(
   deps: UsersDeps,
-  userId: string,
-  user: { email?: unknown; username?: unknown; blocked: boolean | undefined },
+  user: { email?: unknown; username?: unknown; blocked: boolean | undefined; groups: unknown; verifyEmail?: boolean },
   password: string,
   ctx: CallContext,
   rollback: Rollback,
-  keepsCrudUser: boolean,
 ): Promise<string> {
   const email = typeof user.email === 'string' ? user.email : undefined
   const username = typeof user.username === 'string' ? user.username : undefined
@@ -90,6 +94,8 @@ async function createAuthUser(
         ...(email !== undefined ? { email } : {}),
         ...(username !== undefined ? { username } : {}),
         ...(user.blocked !== undefined ? { blocked: user.blocked } : {}),
+        ...(user.groups !== undefined ? { app_metadata: appMetadataOf(user.groups) } : {}),
+        ...(user.verifyEmail ? { verify_email: true } : {}),
       },
       ctx,
     )
@@ -102,10 +108,6 @@ async function createAuthUser(
   // Known from now on: a failed undo of any later step names this auth user too.
   rollback.ids.authUserId = authUserId
   rollback.add('delete the auth user', () => deps.auth.deleteUser(authUserId, ctx))
-  if (keepsCrudUser) {
-    rollback.add('unset the authUserId', () => deps.crud.users.patchById(userId, { $unset: { authUserId: true } }, ctx))
-  }
-  await setOnUser(deps, userId, { authUserId }, ctx)
   return authUserId
 }
 
@@ -139,31 +141,40 @@ async function findCreatedAuthUser(
 
 const blockedFlag = (value: unknown): boolean | undefined => (typeof value === 'boolean' ? value : undefined)
 
-/** POST /users/: CRUD insert, auth user, roles, expiry, email; 200 `{_id}`. */
-export async function createUser(deps: UsersDeps, body: NewUserBody, options: CreateOptions, ctx: CallContext): Promise<{ _id: string }> {
+/** What only ums itself asks of a creation (self-registration). */
+export interface CreationExtras {
+  /** The auth service mails the new user a link to verify the email. */
+  verifyEmail?: boolean
+}
+
+/** POST /users/: CRUD insert, then auth user and expiry, link and roles, email; 200 `{_id}`. */
+export async function createUser(
+  deps: UsersDeps,
+  body: NewUserBody,
+  options: CreateOptions,
+  ctx: CallContext,
+  extras: CreationExtras = {},
+): Promise<{ _id: string }> {
   assertClientWritable(Object.keys(body), 'set')
   const rollback = new Rollback('createUser', ctx.log)
   const group = await validateAgainstGroup(deps, body, ctx)
+  // First, alone: a user the CRUD refuses (a taken email, a field it does not declare) gets no auth user.
   const insertedId = await insertUser(deps.crud.users, crudDocument(body), ctx)
   rollback.ids.userId = insertedId
   rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(insertedId, ctx))
+  const withAuthUser = !options.postponeAuthUserCreation && !group.authUserCreationDisabled
+  const authUser = async () => {
+    if (!withAuthUser) return undefined
+    const password = body.password ?? generatePassword(deps.config.randomPasswordLength)
+    const user = { email: body.email, username: body.username, blocked: blockedFlag(body.blocked), groups: body.groups, verifyEmail: extras.verifyEmail === true }
+    return createAuthUser(deps, user, password, ctx, rollback)
+  }
   return rollback.guard(async () => {
-    let authUserId: string | undefined
-    if (!options.postponeAuthUserCreation && !group.authUserCreationDisabled) {
-      const password = body.password ?? generatePassword(deps.config.randomPasswordLength)
-      authUserId = await createAuthUser(
-        deps,
-        insertedId,
-        { email: body.email, username: body.username, blocked: blockedFlag(body.blocked) },
-        password,
-        ctx,
-        rollback,
-        false,
-      )
-    }
     await finishCreation(
       deps,
-      { _id: insertedId, authUserId, roles: stringArray(body.roles), expirationDate: expirationOf(body.expirationDate), email: body.email },
+      { _id: insertedId, roles: stringArray(body.roles), expirationDate: expirationOf(body.expirationDate), email: body.email },
+      authUser,
+      true,
       options.sendResetPwdEmail,
       ctx,
       rollback,
@@ -182,9 +193,11 @@ export async function createUserWithId(
   assertClientWritable(Object.keys(rest), 'set')
   const rollback = new Rollback('createUserWithId', ctx.log, { authUserId })
   await validateAgainstGroup(deps, rest, ctx)
-  const [authUser] = await deps.auth.listUsersByIds([authUserId], ctx)
+  const [[authUser], existing] = await sideBySide(
+    () => deps.auth.listUsersByIds([authUserId], ctx),
+    () => deps.crud.users.findOne({ authUserId }, ctx, ALL_STATES),
+  )
   if (!authUser) throw badRequest(`User ${authUserId} does not exist in the auth service`, 'UMS_AUTH_USER_NOT_FOUND')
-  const existing = await deps.crud.users.findOne({ authUserId }, ctx, ALL_STATES)
   if (existing) throw conflict(`A user with authUserId ${authUserId} already exists`, 'UMS_DUPLICATE_USER')
   const insertedId = await rollback.guard(async () => {
     // A user created blocked must not be able to log in: block the existing auth user first.
@@ -196,9 +209,22 @@ export async function createUserWithId(
     const id = await insertUser(deps.crud.users, { ...crudDocument(rest), authUserId }, ctx)
     rollback.ids.userId = id
     rollback.add('delete the CRUD user', () => deps.crud.users.deleteById(id, ctx))
+    // The existing auth user takes the CRUD user's groups, which the platform's authorization
+    // reads: like roles, once the CRUD user exists.
+    const syncGroups = async () => {
+      const groupsBefore = appMetadataOf(authGroupsOf(authUser))
+      const groupsAfter = appMetadataOf(rest.groups)
+      if (sameValue(groupsBefore, groupsAfter)) return authUserId
+      const restoreGroups = () => rollback.add('restore the groups of the auth user', () => deps.auth.updateUser(authUserId, { app_metadata: groupsBefore }, ctx))
+      await updateAuthUser(deps, authUserId, { app_metadata: groupsAfter }, ctx, { onUnknown: restoreGroups })
+      restoreGroups()
+      return authUserId
+    }
     await finishCreation(
       deps,
-      { _id: id, authUserId, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
+      { _id: id, roles: stringArray(rest.roles), expirationDate: expirationOf(rest.expirationDate), email: rest.email },
+      syncGroups,
+      false,
       false,
       ctx,
       rollback,
@@ -227,10 +253,18 @@ export async function registerUser(
   // created blocked, as a state change to PUBLIC would unblock it.
   const blocked = user.__STATE__ !== undefined && user.__STATE__ !== 'PUBLIC' ? true : blockedFlag(user.blocked)
   await rollback.guard(async () => {
-    const authUserId = await createAuthUser(deps, body._id, { email: user.email, username: user.username, blocked }, password, ctx, rollback, true)
+    const authUser = async () => {
+      const authUserId = await createAuthUser(deps, { email: user.email, username: user.username, blocked, groups: user.groups }, password, ctx, rollback)
+      // The CRUD user outlives a failure: it is left unregistered rather than pointing at the
+      // deleted auth user. Registered before the `$set`, which may land even when it times out.
+      rollback.add('unset the authUserId', () => deps.crud.users.patchById(body._id, { $unset: { authUserId: true } }, ctx))
+      return authUserId
+    }
     await finishCreation(
       deps,
-      { _id: body._id, authUserId, roles: stringArray(user.roles), expirationDate: undefined, email: user.email },
+      { _id: body._id, roles: stringArray(user.roles), expirationDate: undefined, email: user.email },
+      authUser,
+      true,
       options.sendResetPwdEmail,
       ctx,
       rollback,

@@ -2,6 +2,7 @@
 // headers pass through unchanged and the answer is streamed back. With CONFIGURATION_PATH, a
 // listed page gets the configured auth properties merged in (one auth call per 100 users).
 import type { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
 import { transportReason, type CallContext } from '../../clients/http.js'
 import { HttpError, UpstreamError } from '../../errors/index.js'
 import type { UsersDeps } from './context.js'
@@ -61,23 +62,40 @@ function bodyFailure(deps: UsersDeps, read: UsersRead, error: unknown): Upstream
   return new UpstreamError('CRUD', 'GET', routeOf(deps, read), undefined, transportReason(error, deps.config.upstreamTimeoutMs))
 }
 
-export async function readUsers(deps: UsersDeps, read: UsersRead, rawQuery: string, ctx: CallContext): Promise<ProxiedAnswer> {
-  const response = await deps.crud.users.proxyRead(suffixOf(read), rawQuery, ctx)
-  const contentType = String(response.headers['content-type'] ?? 'application/json')
-  if (response.statusCode >= 200 && response.statusCode < 300) {
-    if (read.kind !== 'list' || !deps.config.authProperties) return { status: response.statusCode, contentType, body: response.body }
-    const text = await response.body.text().catch((error: unknown) => {
-      throw bodyFailure(deps, read, error)
-    })
-    let page: unknown
-    try {
-      page = JSON.parse(text)
-    } catch {
-      page = undefined
-    }
-    const merged = await mergeAuthProperties(deps, page, ctx)
-    return { status: response.statusCode, contentType, body: Buffer.from(merged === undefined ? text : JSON.stringify(merged)) }
+export function readUsers(deps: UsersDeps, read: UsersRead, rawQuery: string, ctx: CallContext): Promise<ProxiedAnswer> {
+  let answered: Promise<Dispatcher.ResponseData>
+  try {
+    answered = deps.crud.users.proxyRead(suffixOf(read), rawQuery, ctx)
+  } catch (error) {
+    return Promise.reject(error)
   }
+  // Not an async function: the plain relay, which every proxied read is unless auth properties
+  // are merged, settles in one step once the CRUD has answered.
+  return answered.then((response) => {
+    const contentType = String(response.headers['content-type'] ?? 'application/json')
+    const ok = response.statusCode >= 200 && response.statusCode < 300
+    if (ok && (read.kind !== 'list' || !deps.config.authProperties)) return { status: response.statusCode, contentType, body: response.body }
+    return ok ? mergedPage(deps, read, response, contentType, ctx) : refusal(deps, read, response, ctx)
+  })
+}
+
+/** A listed page with the configured auth properties merged in (CONFIGURATION_PATH). */
+async function mergedPage(deps: UsersDeps, read: UsersRead, response: Dispatcher.ResponseData, contentType: string, ctx: CallContext): Promise<ProxiedAnswer> {
+  const text = await response.body.text().catch((error: unknown) => {
+    throw bodyFailure(deps, read, error)
+  })
+  let page: unknown
+  try {
+    page = JSON.parse(text)
+  } catch {
+    page = undefined
+  }
+  const merged = await mergeAuthProperties(deps, page, ctx)
+  return { status: response.statusCode, contentType, body: Buffer.from(merged === undefined ? text : JSON.stringify(merged)) }
+}
+
+/** The error a non-2xx CRUD answer stands for. */
+async function refusal(deps: UsersDeps, read: UsersRead, response: Dispatcher.ResponseData, ctx: CallContext): Promise<never> {
   const upstream = (await response.body.json().catch(() => undefined)) as { message?: unknown } | undefined
   if (response.statusCode === 404 && read.kind === 'one') throw new HttpError(404, `User ${read.id} not found`, 'UMS_USER_NOT_FOUND')
   // A query the CRUD refuses is the caller's: its message names the offending parameter.

@@ -6,6 +6,7 @@ import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument, CrudState } from '../../clients/crud.js'
 import { UpstreamError, notFound } from '../../errors/index.js'
 import { settleLostWrite } from '../lost-writes.js'
+import { sideBySide } from '../rollback.js'
 import { expirationOf, updateAuthUser, type UsersDeps } from './context.js'
 import type { StateChanges } from '../../schemas/users.js'
 
@@ -64,23 +65,32 @@ async function deleteDocument(deps: UsersDeps, userId: string, ctx: CallContext)
   }
 }
 
-/**
- * Deletes the auth user (hard delete); when the answer is lost, a read back finding nothing says it
- * did. Its Rönd bindings go too: they name a subject that no longer exists. Their revoke is
- * best effort, like the timer's abort: the user is gone either way.
- */
-async function deleteAuthUser(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
+/** Deletes the auth user (hard delete); when the answer is lost, a read back finding nothing says it did. */
+async function deleteAuthUserOnly(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
   try {
     await deps.auth.deleteUser(authUserId, ctx)
   } catch (error) {
     await settleLostWrite(error, ctx.log, async () => ((await deps.auth.listUsersByIds([authUserId], ctx)).length === 0 ? true : undefined))
   }
+}
+
+/**
+ * The Rönd bindings of a deleted auth user go too: they name a subject that no longer exists.
+ * Best effort, like the timer's abort: the user is gone either way.
+ */
+async function revokeBindings(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
   if (!deps.config.rondEnabled) return
   try {
     await deps.rond.revokeSubject(authUserId, ctx)
   } catch (error) {
     ctx.log.warn({ err: error, authUserId }, 'could not revoke the bindings of a deleted auth user')
   }
+}
+
+/** Deletes the auth user and its Rönd bindings. */
+async function deleteAuthUser(deps: UsersDeps, authUserId: string, ctx: CallContext): Promise<void> {
+  await deleteAuthUserOnly(deps, authUserId, ctx)
+  await revokeBindings(deps, authUserId, ctx)
 }
 
 /** Walks the CRUD document to DELETED, through TRASH where the single-document transitions need it. */
@@ -102,24 +112,36 @@ async function abortPendingExpiry(deps: UsersDeps, user: StoredUser, ctx: CallCo
 }
 
 /**
- * DELETE /users/:id: block the auth user; with AUTH_HARD_DELETE walk the document to DELETED and
- * delete the auth user; then delete the document and abort a pending expiry timer.
+ * DELETE /users/:id in three round trips: read; access removed (the auth user deleted, or blocked
+ * without AUTH_HARD_DELETE); then side by side the CRUD delete and the revoke of a deleted auth
+ * user's bindings; the abort of a pending expiry follows the answer. Should the CRUD delete fail
+ * after the auth user is gone, the document is walked to DELETED instead, where it may point at a
+ * deleted auth user (a retry finishes the job); if even that fails, reconciliation finds the
+ * missing auth user.
  */
 export async function deleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
   const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
   if (!user) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
   const authUserId = authIdOf(user)
+  const hardDelete = authUserId !== undefined && deps.config.authHardDelete
   if (authUserId) {
-    await blockAuthUser(deps, authUserId, ctx)
-    if (deps.config.authHardDelete) {
-      // Only a DELETED document may point at an auth user that is gone: should the CRUD delete
-      // fail after the auth delete, the user is left DELETED and a retry finishes the job.
-      await moveToDeleted(deps, user, ctx)
-      await deleteAuthUser(deps, authUserId, ctx)
-    }
+    if (hardDelete) await deleteAuthUserOnly(deps, authUserId, ctx)
+    else await blockAuthUser(deps, authUserId, ctx)
   }
-  await deleteDocument(deps, userId, ctx)
-  await abortPendingExpiry(deps, user, ctx)
+  await sideBySide(
+    async () => {
+      try {
+        await deleteDocument(deps, userId, ctx)
+      } catch (error) {
+        if (hardDelete) await moveToDeleted(deps, user, ctx).catch((walkError: unknown) => ctx.log.warn({ err: walkError, userId }, 'a user whose auth user is deleted could not be moved to DELETED either'))
+        throw error
+      }
+    },
+    async () => (hardDelete ? revokeBindings(deps, authUserId!, ctx) : undefined),
+  )
+  // Not awaited: nothing the caller is told depends on it, and should it not happen, the timer's
+  // callback finds no user. Only once the document is gone: a user left in place keeps its timer.
+  void abortPendingExpiry(deps, user, ctx)
 }
 
 /**

@@ -15,6 +15,7 @@ export interface StoredUser {
   username?: unknown
   blocked?: unknown
   roles?: unknown
+  groups?: unknown
   expirationDate?: unknown
   expirationId?: unknown
   updatedAt?: unknown

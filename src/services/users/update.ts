@@ -1,12 +1,13 @@
 // PATCH /users/:id: validate the patched user against its (new or current) group, then change
 // the CRUD, the auth service, the Rönd bindings and the expiry timer so they stay consistent.
-// Access is removed before anything else and granted last; every step registers its undo.
+// Access is removed before anything else and granted last; every step registers its undo; steps
+// that do not depend on each other run side by side.
 import type { CallContext } from '../../clients/http.js'
 import type { CrudDocument } from '../../clients/crud.js'
 import type { AuthUserChanges } from '../../auth-providers/provider.js'
 import { badRequest, mayHaveLanded, notFound } from '../../errors/index.js'
 import { repeatIfLost } from '../lost-writes.js'
-import { Rollback } from '../rollback.js'
+import { Rollback, sideBySide } from '../rollback.js'
 import {
   PATCH_OPERATORS,
   applyPatch,
@@ -17,12 +18,17 @@ import {
   stringArray,
   type UserPatch,
 } from './fields.js'
-import { expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
+import { appMetadataOf, expirationOf, grantRoles, scheduleExpiry, updateAuthUser, type UsersDeps } from './context.js'
 import { patchUserReadBack, showsUpdate } from './read-back.js'
 import { mustBeBlocked } from './repository.js'
 import { isPlainObject } from '../../lib/plain-object.js'
 
-function authChanges(before: CrudDocument, after: Record<string, unknown>): { apply: AuthUserChanges; restore: AuthUserChanges } {
+export interface PatchOptions {
+  /** A new email is unverified: the auth service sends its verification email (self-service). */
+  verifyNewEmail?: boolean
+}
+
+function authChanges(before: CrudDocument, after: Record<string, unknown>, options: PatchOptions): { apply: AuthUserChanges; restore: AuthUserChanges } {
   const apply: AuthUserChanges = {}
   const restore: AuthUserChanges = {}
   for (const field of ['email', 'username'] as const) {
@@ -33,6 +39,16 @@ function authChanges(before: CrudDocument, after: Record<string, unknown>): { ap
     // A value the CRUD did not have cannot be put back (the auth service has no "unset").
     const previous = before[field]
     if (typeof previous === 'string') restore[field] = previous
+  }
+  if (apply.email !== undefined && options.verifyNewEmail) {
+    apply.email_verified = false
+    apply.verify_email = true
+  }
+  const groupsBefore = appMetadataOf(before.groups)
+  const groupsAfter = appMetadataOf(after.groups)
+  if (!sameValue(groupsBefore, groupsAfter)) {
+    apply.app_metadata = groupsAfter
+    restore.app_metadata = groupsBefore
   }
   // The auth service has no "unset" either: a removed blocked flag means not blocked.
   const wasBlocked = mustBeBlocked(before)
@@ -72,29 +88,45 @@ function validatePatchShape(patch: UserPatch): void {
   })
 }
 
-export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatch, ctx: CallContext): Promise<CrudDocument> {
+/** The expiration a patch sets outright (`$set.expirationDate`), known before the user is read. */
+function expirationSetBy(patch: UserPatch): Date | undefined {
+  const set = patch.$set
+  return isPlainObject(set, 'not-date') ? expirationOf(set.expirationDate) : undefined
+}
+
+export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatch, ctx: CallContext, options: PatchOptions = {}): Promise<CrudDocument> {
   validatePatchShape(patch)
   const { crud, auth, timer, config } = deps
   const rollback = new Rollback('updateUser', ctx.log, { userId })
-  const before = await crud.users.getById<CrudDocument>(userId, ctx)
-  if (!before) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
-  const authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
-  rollback.ids.authUserId = authUserId
-
-  const after = applyPatch(before, patch)
-  if (typeof after.userGroup !== 'string' || after.userGroup === '') throw badRequest('body.userGroup must be a non-empty string', 'UMS_INVALID_UPDATE')
-  const group = await deps.groups.get(after.userGroup, ctx)
-  const problem = group.validate(after)
-  if (problem) throw badRequest(problem, 'UMS_GROUP_SCHEMA_MISMATCH')
-
-  const changes = authUserId ? authChanges(before, after) : { apply: {}, restore: {} }
-  const oldExpiration = expirationOf(before.expirationDate)
-  const newExpiration = expirationOf(after.expirationDate)
-  const expirationChanged = timer !== undefined && oldExpiration?.getTime() !== newExpiration?.getTime()
-  const oldExpirationId = typeof before.expirationId === 'string' ? before.expirationId : undefined
-
   return rollback.guard(async () => {
+    // A timer for an expiration the patch sets is scheduled while the user is read: it needs only
+    // the id and the date. Should the date turn out unchanged, or the patch be refused, it is aborted.
+    const earlyExpiration = timer ? expirationSetBy(patch) : undefined
+    const [before, earlyTimerId] = await sideBySide(
+      () => crud.users.getById<CrudDocument>(userId, ctx),
+      async () => (earlyExpiration ? scheduleExpiry(deps, userId, earlyExpiration, ctx, rollback) : undefined),
+    )
+    if (!before) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
+    const authUserId = typeof before.authUserId === 'string' && before.authUserId !== '' ? before.authUserId : undefined
+    rollback.ids.authUserId = authUserId
+
+    const after = applyPatch(before, patch)
+    if (typeof after.userGroup !== 'string' || after.userGroup === '') throw badRequest('body.userGroup must be a non-empty string', 'UMS_INVALID_UPDATE')
+    const group = await deps.groups.get(after.userGroup, ctx)
+    const problem = group.validate(after)
+    if (problem) throw badRequest(problem, 'UMS_GROUP_SCHEMA_MISMATCH')
+
+    const changes = authUserId ? authChanges(before, after, options) : { apply: {}, restore: {} }
+    const oldExpiration = expirationOf(before.expirationDate)
+    const newExpiration = expirationOf(after.expirationDate)
+    const expirationChanged = timer !== undefined && oldExpiration?.getTime() !== newExpiration?.getTime()
+    const oldExpirationId = typeof before.expirationId === 'string' ? before.expirationId : undefined
+    const earlyTimerFits = earlyTimerId !== undefined && expirationChanged && newExpiration?.getTime() === earlyExpiration?.getTime()
+    const predictedRolesChange = !sameValue(stringArray(before.roles), stringArray(after.roles))
+    const bindsRoles = authUserId !== undefined && config.rondEnabled
+    const abortsOldTimer = expirationChanged && oldExpirationId !== undefined && timer !== undefined
     const blocking = changes.apply.blocked === true
+
     const syncAuth = async () => {
       if (!authUserId || Object.keys(changes.apply).length === 0) return
       const restore = () => {
@@ -104,30 +136,12 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
       await updateAuthUser(deps, authUserId, changes.apply, ctx, { onUnknown: restore })
       restore()
     }
-    // Blocking removes access: it happens before the CRUD says so.
-    if (blocking) await syncAuth()
-
-    const crudPatch: UserPatch = structuredClone(patch)
-    if (expirationChanged) {
-      const expirationId = newExpiration ? await scheduleExpiry(deps, userId, newExpiration, ctx, rollback) : undefined
-      if (expirationId) crudPatch.$set = { ...crudPatch.$set, expirationId }
-      else if (oldExpirationId) crudPatch.$unset = { ...crudPatch.$unset, expirationId: true }
+    const grantPrevious = async () => {
+      const previous = stringArray(before.roles)
+      if (authUserId && previous.length > 0) await deps.rond.grantRoles(authUserId, previous, ctx)
     }
-    const restoreCrud = () => rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
-    const updated = await patchUserReadBack(crud.users, userId, crudPatch, (stored) => showsUpdate(before, crudPatch, stored), ctx, { onUnknown: restoreCrud })
-    if (!updated) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
-    restoreCrud()
-
-    if (!blocking) await syncAuth()
-    // The roles bound in Rönd are the ones the CRUD stored, not our prediction of them: the
-    // prediction ignores some MongoDB semantics ($push with $slice, $pull with a condition).
-    const newRoles = stringArray(updated.roles)
-    const rolesChanged = !sameValue(stringArray(before.roles), newRoles)
-    if (rolesChanged && authUserId && config.rondEnabled) {
-      const grantPrevious = async () => {
-        const previous = stringArray(before.roles)
-        if (previous.length > 0) await deps.rond.grantRoles(authUserId, previous, ctx)
-      }
+    const revokeRoles = async () => {
+      if (!authUserId) return
       try {
         await repeatIfLost(() => deps.rond.revokeSubject(authUserId, ctx), ctx.log)
       } catch (error) {
@@ -141,10 +155,79 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
         throw error
       }
       rollback.add('grant the previous roles again', grantPrevious)
+    }
+    const crudPatch: UserPatch = structuredClone(patch)
+    const newTimer = async () => {
+      if (!expirationChanged) return
+      const expirationId = earlyTimerFits ? earlyTimerId : newExpiration ? await scheduleExpiry(deps, userId, newExpiration, ctx, rollback) : undefined
+      if (expirationId) crudPatch.$set = { ...crudPatch.$set, expirationId }
+      else if (oldExpirationId) crudPatch.$unset = { ...crudPatch.$unset, expirationId: true }
+    }
+
+    // The old timer is aborted together with the last steps. Should one of them fail after it was,
+    // its expiration is scheduled again: registered before the CRUD user's restore, this undo runs
+    // after it, and leaves the restored user with a timer that fires.
+    let oldTimerAborted = false
+    if (abortsOldTimer && oldExpiration) {
+      rollback.add('schedule the previous expiration again', async () => {
+        if (!oldTimerAborted) return
+        const expirationId = await scheduleExpiry(deps, userId, oldExpiration, ctx, new Rollback('updateUser', ctx.log, { userId }))
+        if (expirationId) await crud.users.patchById(userId, { $set: { expirationId } }, ctx)
+      })
+    }
+
+    // Access is removed first: the auth user blocked, the roles revoked (the new ones are granted
+    // once the CRUD has stored them). Blocking goes before the CRUD write; the revoke goes beside it.
+    const revokedEarly = predictedRolesChange && bindsRoles
+    const restoreCrud = () => rollback.add('restore the CRUD user', () => crud.users.patchById(userId, compensatingPatch(before, crudPatch), ctx))
+    const writeCrud = async () => {
+      await newTimer()
+      const stored = await patchUserReadBack(crud.users, userId, crudPatch, (doc) => showsUpdate(before, crudPatch, doc), ctx, { onUnknown: restoreCrud })
+      if (!stored) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
+      restoreCrud()
+      return stored
+    }
+    let updated: CrudDocument
+    if (blocking) {
+      await sideBySide(syncAuth, async () => (revokedEarly ? revokeRoles() : undefined))
+      updated = await writeCrud()
+    } else {
+      ;[updated] = await sideBySide(writeCrud, async () => (revokedEarly ? revokeRoles() : undefined))
+    }
+
+    // The groups the auth user gets are the ones the CRUD stored, as are the roles Rönd binds: the
+    // prediction ignores some MongoDB semantics ($push with $slice, $pull with a condition).
+    if (!blocking) {
+      const storedGroups = appMetadataOf(updated.groups)
+      const groupsBefore = appMetadataOf(before.groups)
+      if (sameValue(storedGroups, groupsBefore)) delete changes.apply.app_metadata
+      else Object.assign(changes, { apply: { ...changes.apply, app_metadata: storedGroups }, restore: { ...changes.restore, app_metadata: groupsBefore } })
+    }
+    const newRoles = stringArray(updated.roles)
+    const storedRolesChange = !sameValue(stringArray(before.roles), newRoles)
+    const bindNewRoles = async () => {
+      if (!bindsRoles || !authUserId) return
+      if (revokedEarly) return grantRoles(deps, authUserId, newRoles, ctx, rollback)
+      if (!storedRolesChange) return
+      await revokeRoles()
       await grantRoles(deps, authUserId, newRoles, ctx, rollback)
     }
-    // The old timer goes last: until the change has fully succeeded it must still fire.
-    if (expirationChanged && oldExpirationId && timer) await repeatIfLost(() => timer.abort(oldExpirationId, ctx), ctx.log)
+    const abortOldTimer = async () => {
+      if (!abortsOldTimer) return
+      try {
+        await repeatIfLost(() => timer!.abort(oldExpirationId!, ctx), ctx.log)
+        oldTimerAborted = true
+      } catch (error) {
+        if (mayHaveLanded(error)) oldTimerAborted = true
+        throw error
+      }
+    }
+    // A timer scheduled early for a date that did not change is not needed.
+    const abortUnneededTimer = async () => {
+      if (earlyTimerId !== undefined && !earlyTimerFits) await repeatIfLost(() => timer!.abort(earlyTimerId, ctx), ctx.log)
+    }
+    // Access is granted last: the auth user unblocked or changed, and the new roles, side by side.
+    await sideBySide(async () => (blocking ? undefined : syncAuth()), bindNewRoles, abortOldTimer, abortUnneededTimer)
     return updated
   })
 }
