@@ -1,5 +1,5 @@
 // Prometheus metrics, served at GET /-/metrics unless EXPOSE_METRICS=false: the process metrics,
-// the HTTP route metrics (as fastify-metrics names them), and the metrics of ums itself, defined here and
+// the HTTP route metrics (named as the fastify-metrics plugin names them), and the metrics of ums itself, defined here and
 // recorded where things happen (peer calls in clients/http.ts, rollbacks in services/rollback.ts,
 // jobs in jobs/engine.ts and the job services, CSV rows in services/import-csv).
 //
