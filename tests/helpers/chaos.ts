@@ -6,9 +6,10 @@
 // chaos`; free of vitest.
 import fc from 'fast-check'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import { freePort, stackEnv, startEmulators, type Emulators } from '../../src/sandbox/stack.js'
+import { stackEnv, startEmulators, type Emulators } from '../../src/sandbox/stack.js'
 import { maxInFlight } from '../../src/services/change-password-bulk/index.js'
 import { seedAuthUsers, seedCrudOnlyUsers } from './job-users.js'
+import { consecutiveFreePorts } from './processes.js'
 import { call } from './stack.js'
 import { errorLines, isRunning, spawnUms, waitUntilReady, type UmsProcess } from './ums-process.js'
 import { sleep, waitForJob, waitUntil } from './wait.js'
@@ -298,7 +299,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     UPSTREAM_TIMEOUT_MS: '10000',
   }
   const replicas: Replica[] = []
-  for (let index = 0; index < options.replicas; index += 1) replicas.push(new Replica(String.fromCharCode(65 + index), await freePort(), env))
+  for (let index = 0; index < options.replicas; index += 1) replicas.push(new Replica(String.fromCharCode(65 + index), await consecutiveFreePorts(1), env))
   const violations: string[] = []
   const kills: ChaosKill[] = []
   const submitted: SubmittedJob[] = []

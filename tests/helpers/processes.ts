@@ -21,7 +21,8 @@ async function canListen(port: number): Promise<boolean> {
 
 /**
  * `count` free loopback ports in a row (the sandbox puts its emulators after HTTP_PORT). Drawn
- * below Linux's ephemeral range, where the other tests' ports come from.
+ * below Linux's ephemeral range: no outgoing connection takes one between the check and the listen
+ * (with the files running side by side, connections come and go all the time).
  */
 export async function consecutiveFreePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt += 1) {

@@ -2,7 +2,8 @@
 // store (tests/helpers/ums-process.ts), each killed after the test that started it, with the
 // emulators and the store they share.
 import { afterEach } from 'vitest'
-import { freePort, stackEnv, startEmulators, type Emulators, type StackOptions } from '../../src/sandbox/stack.js'
+import { stackEnv, startEmulators, type Emulators, type StackOptions } from '../../src/sandbox/stack.js'
+import { consecutiveFreePorts } from './processes.js'
 import { isolatedJobStore, jobStoreEnv } from './stack.js'
 import { isRunning, spawnUms, waitUntilReady, type UmsProcess } from './ums-process.js'
 
@@ -25,7 +26,7 @@ export function useReplicas() {
   return {
     /** Starts a replica on `port` (default: a free one), killed after the test, and waits until it is ready. */
     async startUms(name: string, env: Record<string, string>, port?: number): Promise<UmsProcess> {
-      const ums = spawnUms(name, env, port ?? (await freePort()))
+      const ums = spawnUms(name, env, port ?? (await consecutiveFreePorts(1)))
       afterTest(async () => {
         if (isRunning(ums)) ums.child.kill('SIGKILL')
         await ums.exited
@@ -38,7 +39,15 @@ export function useReplicas() {
     async replicaEnv(kind: DurableStoreKind, emulators: Emulators, settings: Record<string, string> = {}): Promise<Record<string, string>> {
       const store = (await isolatedJobStore(kind))!
       afterTest(() => store.cleanup())
-      return { ...stackEnv(emulators.urls, 0), ...jobStoreEnv(store), LOG_LEVEL: 'warn', ...settings }
+      return {
+        ...stackEnv(emulators.urls, 0),
+        ...jobStoreEnv(store),
+        LOG_LEVEL: 'warn',
+        // The production default, not the stack's 2 s: the emulators answer from the test process,
+        // which the other files running alongside can hold up longer than that.
+        UPSTREAM_TIMEOUT_MS: '10000',
+        ...settings,
+      }
     },
 
     /** The four emulators on loopback, closed after the test. */

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import { startStack, type Stack, type StackOptions } from '../../src/sandbox/stack.js'
 import { isolatedPostgres, isolatedRedis, type IsolatedStore } from './job-stores.js'
 import { call, type Answer } from './http.js'
+import { consecutiveFreePorts } from './processes.js'
 
 export { call, type Answer } from './http.js'
 
@@ -50,7 +51,7 @@ export function useStack(options: UseStackOptions = {}): { readonly current: Sta
   beforeAll(async () => {
     const { jobStore = 'memory', ...stackOptions } = options
     store = await isolatedJobStore(jobStore)
-    stack = await startStack({ ...stackOptions, env: { ...jobStoreEnv(store), ...stackOptions.env } })
+    stack = await startStack({ port: await consecutiveFreePorts(1), ...stackOptions, env: { ...jobStoreEnv(store), ...stackOptions.env } })
   })
   afterAll(async () => {
     await stack?.close()
@@ -86,7 +87,7 @@ export function stackPoolTest(options: StackOptions = {}) {
     stack: async ({ task: _task }, use) => {
       let handle = idle.pop()
       if (!handle) {
-        const stack = await startStack(options)
+        const stack = await startStack({ port: await consecutiveFreePorts(1), ...options })
         started.push(stack)
         handle = { current: stack, call: (method, path, opts) => call(stack.url, method, path, opts) }
       }

@@ -6,12 +6,18 @@ import { call, type Answer } from './http.js'
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Polls `condition` every 10 ms until it holds; fails naming `what` after `timeoutMs`. */
+/**
+ * Polls `condition` until it holds; fails naming `what` after `timeoutMs`. Polls every 10 ms at
+ * first, then less and less often, up to every 50 ms: a long wait (a job, a process starting)
+ * should not cost a CPU the other test files are using.
+ */
 export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
+  let intervalMs = 10
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
+    await sleep(intervalMs)
+    intervalMs = Math.min(50, intervalMs * 1.5)
   }
 }
 

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { startStack, freePort } from '../../src/sandbox/stack.js'
+import { startStack } from '../../src/sandbox/stack.js'
 import { AUTH_CONNECTION, UMS_CONFIG_ENDPOINT, USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
+import { consecutiveFreePorts } from '../helpers/processes.js'
 import { waitUntil } from '../helpers/wait.js'
 import { bundled } from '../helpers/bundle.js'
 
@@ -65,7 +66,7 @@ describe('graceful shutdown', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('keeps serving during the wait after %s, finishes in-flight requests, then exits', async (signal) => {
     const stack = await startStack()
     try {
-      const port = await freePort()
+      const port = await consecutiveFreePorts(1)
       const child = await run({
         ...REQUIRED,
         AUTH_SERVICE: stack.auth0.url,
