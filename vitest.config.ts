@@ -55,12 +55,19 @@ const ISOLATED = [
 
 /**
  * Files that a stall of their own process makes fail: two check a pace on the times requests
- * arrive at an emulator in that process (a stall delays one arrival against the next), and on a
+ * arrive at an emulator in that process (a stall delays one arrival against the next), on a
  * process starved for seconds the Redis store can leave a connection open at close (the last
- * store-contract test catches it). Every other file runs at a lower CPU priority
- * (tests/helpers/background-priority.ts), so that the CPU the others take cannot stall these.
+ * store-contract test catches it), and the fault matrix runs dozens of stacks in its process with
+ * peer calls timed out after 300 ms, which a starved process can take to answer a read. Every
+ * other file runs at a lower CPU priority (tests/helpers/background-priority.ts), so that the CPU
+ * the others take cannot stall these.
  */
-const FOREGROUND = ['tests/jobs/replicas.test.ts', 'tests/integration/change-password-bulk.test.ts', 'tests/jobs/store-contract.test.ts']
+const FOREGROUND = [
+  'tests/jobs/replicas.test.ts',
+  'tests/integration/change-password-bulk.test.ts',
+  'tests/jobs/store-contract.test.ts',
+  'tests/faults/matrix.test.ts',
+]
 const BACKGROUND = ['tests/helpers/background-priority.ts']
 
 export default defineConfig({

@@ -85,7 +85,6 @@ const CASES: Array<LatencyCase<unknown>> = [
   latencyCase({
     route: 'POST /users/ (roles, expirationDate)',
     maxRoundTrips: 4,
-    informational: 'four sequential calls: the change-password email goes after the link and the grant, so that nobody is mailed about a user a failing step takes back',
     prepare: async (env) => customer(env, { roles: ['customer-basic'], expirationDate: inAYear() }),
     request: (body) => ({ method: 'POST', path: '/users/', json: body }),
     status: 200,

@@ -1,5 +1,6 @@
 // What every peer emulator shares: a real Fastify server on 127.0.0.1, a request log and
 // fault injection for the next N matching calls. Emulators are test doubles, not production peers.
+import type { Socket } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { sleep } from '../lib/sleep.js'
 
@@ -103,9 +104,15 @@ export abstract class Emulator {
   latencyMs = 0
   private faults: ActiveRule[] = []
   private started: StartedServer | undefined
+  /** Open connections, including ones a client opened without sending a request on them yet. */
+  private readonly sockets = new Set<Socket>()
 
   constructor() {
     this.app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 * 1024 })
+    this.app.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket)
+      socket.once('close', () => this.sockets.delete(socket))
+    })
     // A callback hook, so that a request without latency costs no promise.
     this.app.addHook('onRequest', (_request, _reply, done) => {
       if (this.latencyMs > 0) setTimeout(done, this.latencyMs)
@@ -141,7 +148,7 @@ export abstract class Emulator {
       if ((request as LoggedRequest).goDown) {
         // Stops listening before the answer leaves, so the caller's next connection is refused.
         reply.header('connection', 'close')
-        this.down({ keepBusy: true })
+        this.down({ keep: request.raw.socket })
       }
       const lose = (request as LoggedRequest).loseAnswer
       if (lose === undefined) return
@@ -209,13 +216,18 @@ export abstract class Emulator {
 
   /**
    * Stops accepting connections (they are refused) and closes the open ones, keeping the port for
-   * `up()`. Within an answer (`downAfterAnswer`) only the idle ones: the answer's own is still needed.
+   * `up()`. Within an answer (`downAfterAnswer`), all but that answer's own (`keep`), which closes
+   * once the answer is out: connections a client opened ahead of need are closed too, as a peer
+   * that stopped would leave none.
    */
-  down(options: { keepBusy?: boolean } = {}): void {
+  down(options: { keep?: Socket } = {}): void {
     if (!this.started || !this.app.server.listening) return
     this.app.server.close()
-    if (options.keepBusy) this.app.server.closeIdleConnections()
-    else this.app.server.closeAllConnections()
+    if (options.keep === undefined) {
+      this.app.server.closeAllConnections()
+      return
+    }
+    for (const socket of this.sockets) if (socket !== options.keep) socket.destroy()
   }
 
   /** Listens again on the same port after `down()`. */

@@ -109,7 +109,7 @@ const create: Row = {
     stack.call('POST', '/users/', {
       json: { userGroup: s.group, name: 'Mario', surname: 'Rossi', email: `create-${s.group}@example.com`, username: `create-${s.group}`, roles: ['customer-basic'], groups: ['customers'], expirationDate: inOneHour() },
     }),
-  // The auth user and the timer side by side, then the link and the grant side by side, then the email.
+  // The auth user and the timer side by side, then the link, the grant and the email side by side.
   calls: [
     GROUP_READ,
     CRUD_INSERT,

@@ -23,13 +23,20 @@ const STEPS: Step[] = [
 
 const CASES = stepFaults(STEPS)
 
-/** Nothing left behind: no CRUD user, no auth user, no binding, no live timer, no email. */
-function expectNothingLeft(stack: Stack): void {
+/** The steps of the last round, which run side by side with the change-password email. */
+const BESIDE_EMAIL = new Set(['CRUD $set authUserId', 'Rönd grant', 'CRUD $set expirationId'])
+
+/**
+ * Nothing left behind: no CRUD user, no auth user, no binding, no live timer; and no email, unless
+ * the failing step ran side by side with it (an email cannot be taken back).
+ */
+function expectNothingLeft(stack: Stack, failedStep?: string): void {
   expect(stack.crud.documents(USERS_ENDPOINT)).toEqual([])
   expect(stack.auth0.listUsers()).toEqual([])
   expect(stack.rond.bindings()).toEqual([])
   for (const expiration of stack.timer.expirations()) expect(expiration.expirationStatus.description).toBe('aborted')
-  expect(stack.auth0.outbox).toEqual([])
+  if (failedStep !== undefined && BESIDE_EMAIL.has(failedStep)) expect(stack.auth0.outbox.length).toBeLessThanOrEqual(1)
+  else expect(stack.auth0.outbox).toEqual([])
   expectConsistent(stack)
 }
 
@@ -50,7 +57,7 @@ describe('POST /users/ with a failing step', () => {
       message: `Error while creating user: ${step.call} ${suffix}`,
       code: 'UMS_UPSTREAM_FAILED',
     })
-    expectNothingLeft(stack.current)
+    expectNothingLeft(stack.current, step.name)
     // The fault hit a real step: the CRUD insert happened and was undone.
     expect(stack.current.crud.requestsTo('POST', '/users/')).toHaveLength(1)
     expect(stack.current.crud.requestsTo('DELETE', USER_BY_ID)).toHaveLength(1)
@@ -75,7 +82,7 @@ describe('POST /users/ with a failing step', () => {
     const answer = await stack.call('POST', '/users/', { json: MARIO })
     expect(answer.status).toBe(500)
     expect(answer.body.message).toBe('Error while creating user: CRUD PATCH /users/:id responded with a 404 status code')
-    expectNothingLeft(stack.current)
+    expectNothingLeft(stack.current, 'CRUD $set authUserId')
   })
 
   it('answers 500 naming the ums-config read when the CRUD fails before anything is written', async () => {
@@ -114,7 +121,7 @@ describe.each([
       code: 'UMS_UPSTREAM_FAILED',
     })
     expect(stack.current.crud.requestsTo('POST', '/users/')).toHaveLength(1)
-    expectNothingLeft(stack.current)
+    expectNothingLeft(stack.current, peer === 'rond' ? 'Rönd grant' : undefined)
   })
 })
 

@@ -191,7 +191,9 @@ describe('POST /users/register', () => {
       const { updatedAt: _before, ...beforeRest } = before!
       expect(afterRest).toEqual(beforeRest)
       expect(stack.current.rond.bindings()).toEqual([])
-      expect(stack.current.auth0.outbox).toEqual([])
+      // The email goes side by side with the link and the grant: it cannot be taken back.
+      if (step.name === 'auth create') expect(stack.current.auth0.outbox).toEqual([])
+      else expect(stack.current.auth0.outbox.length).toBeLessThanOrEqual(1)
       expectConsistent(stack.current)
       // The user can be registered once the peer is back.
       const retry = await stack.call('POST', '/users/register', { json: { _id: id } })

@@ -47,8 +47,9 @@ async function setOnUser(deps: UsersDeps, userId: string, fields: Record<string,
  * The steps after the CRUD insert that every creation shares, as few round trips apart as their
  * dependencies allow: the auth user (`authUser`: created, or the existing one) side by side with
  * the expiry timer, whose callback names the CRUD user; then side by side the CRUD user's new
- * fields (the auth user's id when `linkAuthUser`, the timer's id) and the roles; the
- * change-password email last, so that nobody is mailed about a user a failing step takes back.
+ * fields (the auth user's id when `linkAuthUser`, the timer's id), the roles and the
+ * change-password email, which need only the two users. An email cannot be taken back: should the
+ * link or the grant fail, the user may have been mailed about an account that is then removed.
  */
 async function finishCreation(
   deps: UsersDeps,
@@ -67,13 +68,12 @@ async function finishCreation(
   const fields: Record<string, unknown> = {}
   if (linkAuthUser && authUserId) fields.authUserId = authUserId
   if (expirationId) fields.expirationId = expirationId
+  const { email } = user
   await sideBySide(
     async () => (Object.keys(fields).length > 0 ? setOnUser(deps, user._id, fields, ctx) : undefined),
     async () => (authUserId ? grantRoles(deps, authUserId, user.roles, ctx, rollback) : undefined),
+    async () => (sendResetPwdEmail && authUserId && typeof email === 'string' && email !== '' ? deps.auth.sendChangePasswordEmail(email, ctx) : undefined),
   )
-  if (sendResetPwdEmail && authUserId && typeof user.email === 'string' && user.email !== '') {
-    await deps.auth.sendChangePasswordEmail(user.email, ctx)
-  }
 }
 
 /** Creates the auth user; it is deleted again on a later failure. */
