@@ -4,7 +4,7 @@
 // route of CASES (below) it prepares its inputs (not measured), then sends the measured requests
 // one after the other and reports the median time, the peer calls per request (counted at the
 // emulators, per peer) and the median time divided by the latency: the round trips. The bars on
-// the round trips decide the exit code, but for the one marked informational (and why).
+// the round trips decide the exit code.
 //
 // A route is added by adding a case to CASES: how to prepare one input, and the request it makes.
 import { startChild, type ServerChild } from './children.js'
@@ -45,12 +45,6 @@ interface LatencyCase<Input> {
   route: string
   /** The bar on its round trips, where one is set. */
   maxRoundTrips?: number
-  /**
-   * Why the bar is shown without deciding the exit code: the route still makes as many sequential
-   * calls as the bar allows round trips, and the loopback and the emulators add a few milliseconds
-   * to each call.
-   */
-  informational?: string
   /** One input of a measured request; it may call ums (with the latency) and seed the emulators. */
   prepare(env: CaseEnv): Promise<Input>
   request(input: Input): MeasuredRequest
@@ -120,7 +114,6 @@ const CASES: Array<LatencyCase<unknown>> = [
   latencyCase({
     route: 'DELETE /users/:id',
     maxRoundTrips: 3,
-    informational: 'three sequential calls: read, auth delete, then the CRUD delete beside the revoke',
     prepare: createdUser,
     request: (id) => ({ method: 'DELETE', path: `/users/${id}` }),
     status: 204,
@@ -241,13 +234,12 @@ async function run(ctx: BenchContext): Promise<ScenarioResult> {
       ])
       if (testCase.maxRoundTrips !== undefined) {
         rows.push({
-          check: `${testCase.route}: round trips at ${latencyMs} ms a call${testCase.informational ? ` (shown only: ${testCase.informational})` : ''}`,
+          check: `${testCase.route}: round trips at ${latencyMs} ms a call`,
           baseline: '',
           measured: `${medianMs.toFixed(0)} ms, ${perRequest(calls.total)} peer calls`,
           value: Math.round(roundTrips * 100) / 100,
           bar: `≤ ${testCase.maxRoundTrips}`,
           pass: roundTrips <= testCase.maxRoundTrips,
-          enforced: testCase.informational === undefined,
         })
       }
       details.push({

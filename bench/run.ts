@@ -91,9 +91,6 @@ function selectScenarios(): Scenario[] {
   return SCENARIOS.filter((scenario) => wanted.includes(scenario.name))
 }
 
-/** A bar that decides the exit code (informational ones are shown as `PASS (info)` / `FAIL (info)`). */
-const enforced = (row: BarRow) => row.enforced !== false
-
 function textTable(header: string[], lines: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]?.length ?? 0)))
   const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ').trimEnd()
@@ -102,8 +99,7 @@ function textTable(header: string[], lines: string[][]): string {
 
 function table(rows: Array<BarRow & { scenario: string }>): string {
   const header = ['scenario', 'check', 'baseline', 'ums', 'ratio/value', 'bar', 'result']
-  const result = (row: BarRow) => `${row.pass ? 'PASS' : 'FAIL'}${enforced(row) ? '' : ' (info)'}`
-  return textTable(header, rows.map((row) => [row.scenario, row.check, row.baseline || '—', row.measured, row.value.toFixed(2), row.bar, result(row)]))
+  return textTable(header, rows.map((row) => [row.scenario, row.check, row.baseline || '—', row.measured, row.value.toFixed(2), row.bar, row.pass ? 'PASS' : 'FAIL']))
 }
 
 function benchCommand(): string {
@@ -153,7 +149,7 @@ async function main(): Promise<number> {
     tables.push(...(result.tables ?? []).map((extra) => `${scenario.name}: ${extra.title}\n${textTable(extra.header, extra.rows)}`))
     results[scenario.name] = {
       description: scenario.description,
-      passed: result.rows.every((row) => row.pass || !enforced(row)),
+      passed: result.rows.every((row) => row.pass),
       durationS,
       rows: result.rows,
       notes: result.notes,
@@ -163,7 +159,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const passed = allRows.every((row) => row.pass || !enforced(row))
+  const passed = allRows.every((row) => row.pass)
   const cpus = os.cpus()
   const report = {
     date: started.toISOString(),
@@ -189,9 +185,7 @@ async function main(): Promise<number> {
   console.log(`\n${table(allRows)}\n`)
   for (const extra of tables) console.log(`${extra}\n`)
   for (const note of notes) console.log(`- ${note}`)
-  const infoMissed = allRows.filter((row) => !row.pass && !enforced(row)).length
-  const verdict = passed ? 'all bars met' : 'some bars missed'
-  console.log(`${verdict}${infoMissed > 0 ? ` (${infoMissed} informational missed)` : ''}; ${report.totalDurationS} s; details in bench/results.json`)
+  console.log(`${passed ? 'all bars met' : 'some bars missed'}; ${report.totalDurationS} s; details in bench/results.json`)
   if (settings.cpuProfile.children.length > 0) console.log(`CPU profiles of ${settings.cpuProfile.children.join(', ')} in ${settings.cpuProfile.dir}`)
   clearTimeout(watchdog)
   return passed ? 0 : 1

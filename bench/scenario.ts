@@ -35,8 +35,6 @@ export interface BarRow {
   value: number
   bar: string
   pass: boolean
-  /** false: the bar is shown, met or not, but does not decide the exit code (a target not reached yet). */
-  enforced?: boolean
 }
 
 /** A table of its own, printed under the bars (e.g. one row per route). */

@@ -14,6 +14,8 @@ const PROXIED_READ_HEADERS = [...ACL_HEADERS, ...CRUD_QUERY_ENCODING_HEADERS]
 export type CrudDocument = Record<string, unknown> & { _id: string }
 export type CrudQuery = Record<string, QueryValue>
 export type CrudUpdate = Partial<Record<'$set' | '$unset' | '$inc' | '$mul' | '$currentDate' | '$push' | '$pull' | '$addToSet', Record<string, unknown>>>
+/** Fields the CRUD writes itself on every document: no client body may carry them. */
+export const CRUD_METADATA_FIELDS = ['_id', '__STATE__', 'creatorId', 'createdAt', 'updaterId', 'updatedAt'] as const
 
 export class CrudCollection {
   constructor(
@@ -73,6 +75,16 @@ export class CrudCollection {
 
   async patchBulk(items: Array<{ filter: Record<string, unknown>; update: CrudUpdate }>, ctx: CallContext): Promise<number> {
     const response = await this.http.call<number>(this.request({ method: 'PATCH', suffix: '/bulk', json: items }), ctx)
+    return response.body
+  }
+
+  /**
+   * `POST /upsert-one`: updates the first document matching `filter` in any of `states`; without
+   * one, inserts a document made of the filter's equality conditions and `$setOnInsert`, in the
+   * collection's default state. Answers the resulting document.
+   */
+  async upsertOne<T = CrudDocument>(filter: Record<string, unknown>, update: CrudUpdate & { $setOnInsert?: Record<string, unknown> }, ctx: CallContext, states = ALL_STATES): Promise<T> {
+    const response = await this.http.call<T>(this.request({ method: 'POST', suffix: '/upsert-one', query: { _q: JSON.stringify(filter), _st: states }, json: update }), ctx)
     return response.body
   }
 

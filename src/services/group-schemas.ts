@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { CallContext } from '../clients/http.js'
-import type { CrudCollection } from '../clients/crud.js'
+import { CRUD_METADATA_FIELDS, type CrudCollection } from '../clients/crud.js'
 import { HttpError, badRequest } from '../errors/index.js'
 import { SERVER_MANAGED_FIELDS } from './users/fields.js'
 import { isPlainObject } from '../lib/plain-object.js'
@@ -115,7 +115,7 @@ function describe(error: ErrorObject): string {
 const COMPILED_GROUPS = 256
 
 /** Fields the CRUD adds to every document: they change on every write and say nothing about the group. */
-const DOCUMENT_METADATA = new Set(['_id', '__STATE__', 'createdAt', 'creatorId', 'updatedAt', 'updaterId'])
+const DOCUMENT_METADATA = new Set<string>(CRUD_METADATA_FIELDS)
 
 /** The group document's content, as the key of its compiled form. */
 function contentKey(document: GroupDocument): string {

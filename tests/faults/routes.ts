@@ -236,7 +236,8 @@ const remove: Row = {
   success: 204,
   seed: seedLiveUser,
   send: (stack, s) => stack.call('DELETE', `/users/${s.userId}`),
-  // The auth user deleted first, then the CRUD delete, the revoke and the abort side by side.
+  // The auth user deleted beside the CRUD delete (a document deleted beside a failed auth delete is
+  // put back); the revoke and the abort follow the answer.
   calls: [
     USER_READ,
     AUTH_DELETE,

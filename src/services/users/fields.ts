@@ -1,6 +1,7 @@
 // Which user fields clients may write, and how a CRUD patch body changes a user document
 // (used to validate the result against the group schema before anything is written).
 import { badRequest } from '../../errors/index.js'
+import { CRUD_METADATA_FIELDS } from '../../clients/crud.js'
 import { isPlainObject } from '../../lib/plain-object.js'
 import type { UserPatch } from '../../schemas/user-patch.js'
 
@@ -8,7 +9,7 @@ import type { UserPatch } from '../../schemas/user-patch.js'
 export const CLIENT_FORBIDDEN_FIELDS = ['authUserId', 'expirationId', '_id', '__STATE__'] as const
 
 /** Fields of a user document the group schema never sees. */
-export const SERVER_MANAGED_FIELDS = [...CLIENT_FORBIDDEN_FIELDS, 'creatorId', 'createdAt', 'updaterId', 'updatedAt'] as const
+export const SERVER_MANAGED_FIELDS = [...new Set([...CLIENT_FORBIDDEN_FIELDS, ...CRUD_METADATA_FIELDS])]
 
 export { PATCH_OPERATORS, type UserPatch } from '../../schemas/user-patch.js'
 

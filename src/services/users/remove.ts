@@ -1,12 +1,14 @@
 // Taking access away: DELETE /users/:id, POST /users/state and POST /users/:id/soft-delete.
 // The auth user is blocked before the CRUD document leaves PUBLIC and unblocked only after it
-// is back, so no TRASH or DELETED user can log in, whichever step fails. Every step is
-// idempotent, so calling again after a partial failure resumes from where the user was left.
+// is back, so no TRASH or DELETED user can log in, whichever step fails. DELETE removes the auth
+// user beside the CRUD delete instead, and puts the document back should the auth user stay.
+// Every step is idempotent, so calling again after a partial failure resumes from where the user
+// was left.
 import type { CallContext } from '../../clients/http.js'
-import type { CrudDocument, CrudState } from '../../clients/crud.js'
-import { UpstreamError, notFound } from '../../errors/index.js'
+import { CRUD_METADATA_FIELDS, type CrudDocument, type CrudState } from '../../clients/crud.js'
+import { UpstreamError, mayHaveLanded, notFound } from '../../errors/index.js'
 import { settleLostWrite } from '../lost-writes.js'
-import { sideBySide } from '../rollback.js'
+import { Rollback } from '../rollback.js'
 import { expirationOf, updateAuthUser, type UsersDeps } from './context.js'
 import type { StateChanges } from '../../schemas/users.js'
 
@@ -16,6 +18,28 @@ export const STATE_SOURCES: Record<CrudState, CrudState[]> = {
   DRAFT: ['PUBLIC', 'TRASH'],
   TRASH: ['PUBLIC', 'DRAFT', 'DELETED'],
   DELETED: ['TRASH'],
+}
+
+/** Targets the CRUD's `POST /:id/state` accepts from each state (one document, no-ops aside). */
+const SINGLE_TRANSITIONS: Record<CrudState, CrudState[]> = {
+  PUBLIC: ['DRAFT', 'TRASH'],
+  DRAFT: ['PUBLIC', 'TRASH'],
+  TRASH: ['DRAFT', 'DELETED'],
+  DELETED: ['TRASH'],
+}
+
+/** The shortest series of single-document transitions from `from` to `to`. */
+export function walkBetween(from: CrudState, to: CrudState): CrudState[] {
+  const paths = new Map<CrudState, CrudState[]>([[from, []]])
+  const queue = [from]
+  for (let state = queue.shift(); state !== undefined; state = queue.shift()) {
+    for (const next of SINGLE_TRANSITIONS[state]) {
+      if (paths.has(next)) continue
+      paths.set(next, [...paths.get(state)!, next])
+      queue.push(next)
+    }
+  }
+  return paths.get(to)!
 }
 
 const STATE_CHANGE_CONCURRENCY = 8
@@ -93,12 +117,14 @@ async function deleteAuthUser(deps: UsersDeps, authUserId: string, ctx: CallCont
   await revokeBindings(deps, authUserId, ctx)
 }
 
-/** Walks the CRUD document to DELETED, through TRASH where the single-document transitions need it. */
-async function moveToDeleted(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
-  if (user.__STATE__ === 'DELETED') return
-  if (user.__STATE__ !== 'TRASH') await setState(deps, user._id, 'TRASH', ctx)
-  await setState(deps, user._id, 'DELETED', ctx)
+/** Moves the CRUD document from `from` to `to` one allowed transition at a time. */
+async function walkState(deps: UsersDeps, userId: string, from: CrudState | undefined, to: CrudState, ctx: CallContext): Promise<void> {
+  // A document without a state may be moved anywhere.
+  for (const stateTo of from === undefined ? [to] : walkBetween(from, to)) await setState(deps, userId, stateTo, ctx)
 }
+
+/** Walks the CRUD document to DELETED, through TRASH where the single-document transitions need it. */
+const moveToDeleted = (deps: UsersDeps, user: StoredUser, ctx: CallContext) => walkState(deps, user._id, user.__STATE__, 'DELETED', ctx)
 
 /** Aborts a pending expiry timer; failures are logged and ignored (the user is going away). */
 async function abortPendingExpiry(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
@@ -112,35 +138,59 @@ async function abortPendingExpiry(deps: UsersDeps, user: StoredUser, ctx: CallCo
 }
 
 /**
- * DELETE /users/:id in three round trips: read; access removed (the auth user deleted, or blocked
- * without AUTH_HARD_DELETE); then side by side the CRUD delete and the revoke of a deleted auth
- * user's bindings; the abort of a pending expiry follows the answer. Should the CRUD delete fail
- * after the auth user is gone, the document is walked to DELETED instead, where it may point at a
- * deleted auth user (a retry finishes the job); if even that fails, reconciliation finds the
- * missing auth user.
+ * Puts a deleted CRUD document back, with its `_id`, its fields and its state: the undo of a delete
+ * whose auth user could not be removed. Only its creation metadata is new. Harmless when the
+ * delete did not land: the document is then found and left as it is.
+ */
+async function restoreDocument(deps: UsersDeps, user: StoredUser, ctx: CallContext): Promise<void> {
+  const fields = Object.fromEntries(Object.entries(user).filter(([field]) => !(CRUD_METADATA_FIELDS as readonly string[]).includes(field)))
+  let restored: StoredUser | undefined
+  try {
+    restored = await deps.crud.users.upsertOne<StoredUser>({ _id: user._id }, { $setOnInsert: fields }, ctx)
+  } catch (error) {
+    restored = await settleLostWrite(error, ctx.log, () => deps.crud.users.getById<StoredUser>(user._id, ctx))
+  }
+  if (restored._id !== user._id) throw new Error(`the CRUD restored user ${user._id} under another _id, ${restored._id}`)
+  if (user.__STATE__ !== undefined) await walkState(deps, user._id, restored.__STATE__, user.__STATE__, ctx)
+}
+
+/**
+ * DELETE /users/:id in two round trips: the read, then side by side the auth user's removal
+ * (deleted, or blocked without AUTH_HARD_DELETE) and the CRUD delete. Should the auth user stay,
+ * the document is put back, so that the user is as it was and a retry starts over. Should the
+ * CRUD delete fail after the auth user is gone, the document is walked to DELETED instead, where
+ * it may point at a deleted auth user (a retry finishes the job); if even that fails,
+ * reconciliation finds the missing auth user. The revoke of a deleted auth user's bindings and
+ * the abort of a pending expiry follow the answer: both are best effort.
  */
 export async function deleteUser(deps: UsersDeps, userId: string, ctx: CallContext): Promise<void> {
   const user = await deps.crud.users.getById<StoredUser>(userId, ctx)
   if (!user) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
   const authUserId = authIdOf(user)
   const hardDelete = authUserId !== undefined && deps.config.authHardDelete
-  if (authUserId) {
+  const removeAccess = async () => {
+    if (!authUserId) return
     if (hardDelete) await deleteAuthUserOnly(deps, authUserId, ctx)
     else await blockAuthUser(deps, authUserId, ctx)
   }
-  await sideBySide(
-    async () => {
-      try {
-        await deleteDocument(deps, userId, ctx)
-      } catch (error) {
-        if (hardDelete) await moveToDeleted(deps, user, ctx).catch((walkError: unknown) => ctx.log.warn({ err: walkError, userId }, 'a user whose auth user is deleted could not be moved to DELETED either'))
-        throw error
-      }
-    },
-    async () => (hardDelete ? revokeBindings(deps, authUserId!, ctx) : undefined),
-  )
-  // Not awaited: nothing the caller is told depends on it, and should it not happen, the timer's
-  // callback finds no user. Only once the document is gone: a user left in place keeps its timer.
+  const [access, document] = await Promise.allSettled([removeAccess(), deleteDocument(deps, userId, ctx)])
+  if (access.status === 'rejected') {
+    // A delete refused outright changed nothing; any other may have landed.
+    if (document.status === 'fulfilled' || mayHaveLanded(document.reason)) {
+      const rollback = new Rollback('deleteUser', ctx.log, { userId, authUserId })
+      rollback.add('restore the CRUD user', () => restoreDocument(deps, user, ctx))
+      await rollback.run()
+    }
+    throw access.reason
+  }
+  // Not awaited: nothing the caller is told depends on them.
+  if (hardDelete) void revokeBindings(deps, authUserId!, ctx)
+  if (document.status === 'rejected') {
+    if (hardDelete) await moveToDeleted(deps, user, ctx).catch((walkError: unknown) => ctx.log.warn({ err: walkError, userId }, 'a user whose auth user is deleted could not be moved to DELETED either'))
+    throw document.reason
+  }
+  // Only once the document is gone: a user left in place keeps its timer. Should the abort not
+  // happen, the timer's callback finds no user.
   void abortPendingExpiry(deps, user, ctx)
 }
 
