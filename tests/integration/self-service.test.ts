@@ -144,8 +144,11 @@ describe('PATCH /users/me', () => {
   it('sets and unsets the fields the group lets its users edit, keeping the auth user as it was', async () => {
     const { userId, authUserId } = seedMario(stack, { age: 40, tags: ['old'] })
     const credentials = await bearer(stack)
+    stack.current.crud.clearRequests()
     const answer = await stack.call('PATCH', '/users/me', { headers: credentials, json: { $set: { name: 'Super Mario', tags: ['plumber'] }, $unset: { age: true } } })
     expect(answer.status).toBe(200)
+    // The user found for the caller is the one patched: it is not read a second time.
+    expect(stack.current.crud.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/users/')).map((request) => request.path)).toEqual(['/users/'])
     expect(answer.body).toMatchObject({ _id: userId, name: 'Super Mario', tags: ['plumber'] })
     expect(answer.body).not.toHaveProperty('age')
     expect(crudUser(stack, userId)).toMatchObject({ name: 'Super Mario', tags: ['plumber'] })
@@ -283,8 +286,10 @@ describe('consents', () => {
     const credentials = await bearer(stack)
     const initial = await stack.call('GET', '/users/me/consents', { headers: credentials })
     expect(initial.body).toEqual([{ key: 'marketing', version: 1, required: false, granted: null, at: null }])
+    stack.current.crud.clearRequests()
     const answered = await stack.call('PUT', '/users/me/consents/marketing', { headers: credentials, json: { granted: true } })
     expect(answered.status).toBe(200)
+    expect(stack.current.crud.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/users/')).map((request) => request.path)).toEqual(['/users/'])
     expect(answered.body).toEqual([{ key: 'marketing', version: 1, required: false, granted: true, at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }])
     const admin = await stack.call('GET', `/users/${userId}`)
     expect(admin.body.consents).toEqual({ marketing: { granted: true, version: 1, at: answered.body[0].at } })

@@ -36,7 +36,7 @@ export async function patchMe(deps: UsersDeps, patch: SelfPatch, ctx: CallContex
       throw new HttpError(403, `${field} is not a field users of group ${group.userGroup} can edit themselves`, 'UMS_FIELD_NOT_SELF_EDITABLE')
     }
   }
-  return patchUser(deps, user._id, patch, ctx, { verifyNewEmail: true })
+  return patchUser(deps, user._id, patch, ctx, { verifyNewEmail: true, current: user })
 }
 
 /**
@@ -104,6 +104,6 @@ export async function answerConsent(deps: UsersDeps, key: string, granted: boole
     throw new HttpError(404, `group ${group.userGroup} declares no consent ${key}: ${known}`, 'UMS_UNKNOWN_CONSENT')
   }
   const answer = { granted, version: consent.version, at: now.toISOString() }
-  const updated = await patchUser(deps, user._id, { $set: { [`consents.${consent.key}`]: answer } }, ctx)
+  const updated = await patchUser(deps, user._id, { $set: { [`consents.${consent.key}`]: answer } }, ctx, { current: user })
   return consentList(group.selfService.consents, updated)
 }

@@ -26,6 +26,8 @@ import { isPlainObject } from '../../lib/plain-object.js'
 export interface PatchOptions {
   /** A new email is unverified: the auth service sends its verification email (self-service). */
   verifyNewEmail?: boolean
+  /** The user as the caller has just read it (self-service): spares reading it again. */
+  current?: CrudDocument
 }
 
 function authChanges(before: CrudDocument, after: Record<string, unknown>, options: PatchOptions): { apply: AuthUserChanges; restore: AuthUserChanges } {
@@ -103,7 +105,7 @@ export async function patchUser(deps: UsersDeps, userId: string, patch: UserPatc
     // the id and the date. Should the date turn out unchanged, or the patch be refused, it is aborted.
     const earlyExpiration = timer ? expirationSetBy(patch) : undefined
     const [before, earlyTimerId] = await sideBySide(
-      () => crud.users.getById<CrudDocument>(userId, ctx),
+      async () => options.current ?? crud.users.getById<CrudDocument>(userId, ctx),
       async () => (earlyExpiration ? scheduleExpiry(deps, userId, earlyExpiration, ctx, rollback) : undefined),
     )
     if (!before) throw notFound(`User ${userId} not found`, 'UMS_USER_NOT_FOUND')
