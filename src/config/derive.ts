@@ -1,6 +1,7 @@
 // The typed Config, derived once at start-up from the validated environment.
 import type { AuthPropertiesConfig } from './auth-properties.js'
 import type { RawEnv } from './env-schema.js'
+import type { PasswordPolicy } from '../lib/password-policy.js'
 import { commaList, parseJobStore, parsePollingInterval, serviceUrl, type JobStoreConfig, type PollingInterval } from './values.js'
 
 export interface PlatformHeaderKeys {
@@ -38,6 +39,7 @@ export interface Config {
   groupConfigCacheTtlMs: number
   selfRegistrationRateLimitPerMinute: number
   selfRegistrationMinDurationMs: number
+  selfRegistrationPasswordPolicy: PasswordPolicy
   /** Addresses or CIDR ranges whose `x-forwarded-for` is believed; empty: none. */
   trustedProxies: string[]
   jobStore: JobStoreConfig
@@ -96,6 +98,7 @@ export function deriveConfig(env: RawEnv): Config {
     groupConfigCacheTtlMs: env.GROUP_CONFIG_CACHE_TTL_MS,
     selfRegistrationRateLimitPerMinute: env.SELF_REGISTRATION_RATE_LIMIT_PER_MINUTE,
     selfRegistrationMinDurationMs: env.SELF_REGISTRATION_MIN_DURATION_MS,
+    selfRegistrationPasswordPolicy: env.SELF_REGISTRATION_PASSWORD_POLICY,
     trustedProxies: env.TRUSTED_PROXIES === undefined ? [] : commaList(env.TRUSTED_PROXIES),
     jobStore: parseJobStore(env),
     jobsCollectionName: env.JOBS_COLLECTION_NAME,

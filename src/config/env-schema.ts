@@ -1,5 +1,7 @@
 // The @fastify/env schema of every variable: the one place that describes each (README's table and
 // .env.example are generated from it), and the type of the environment it validates.
+import { PASSWORD_POLICIES } from '../lib/password-policy.js'
+
 export const ENV_SCHEMA = {
   type: 'object',
   required: ['AUTH_SERVICE', 'AUTH_CONNECTION', 'USERS_CRUD_ENDPOINT', 'UMS_CONFIG_CRUD_ENDPOINT'],
@@ -38,6 +40,7 @@ export const ENV_SCHEMA = {
     JOBS_COLLECTION_NAME: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,39}$', default: 'userManagerJobs', description: 'the job store\'s collection, table or key prefix (letters, digits, `_`; at most 40)' },
     SELF_REGISTRATION_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, default: 10, description: 'sign-ups (`POST /users/self-register`) one client address may send per minute; then 429 with `retry-after`. Counted in the job store\'s Redis when `JOBS_STORE_URL` is `redis://` (shared by the replicas), else in each replica\'s memory' },
     SELF_REGISTRATION_MIN_DURATION_MS: { type: 'integer', minimum: 0, default: 500, description: 'a sign-up is answered no sooner than this, so that the time does not tell a new account from an existing one' },
+    SELF_REGISTRATION_PASSWORD_POLICY: { type: 'string', enum: PASSWORD_POLICIES, default: 'fair', description: 'the auth connection\'s password policy, by its Auth0 name (`none`, `low`, `fair`, `good`, `excellent`): a sign-up\'s password is checked against it first, so that a weak one gets the same 400 whether or not its address has an account. Set it to the connection\'s' },
     TRUSTED_PROXIES: { type: 'string', examples: ['10.0.0.0/8,127.0.0.1'], description: 'comma list of addresses or CIDR ranges of the proxies in front of ums: only from them is `x-forwarded-for` read for the client address (rate limit, logs); unset: the connection\'s address' },
     GROUP_CONFIG_CACHE_TTL_MS: { type: 'integer', minimum: 0, default: 5000, description: 'a change to a group in ums-config takes effect within this time; 0 reads the group on every call' },
     RECONCILE_RECENT_WINDOW_MS: { type: 'integer', minimum: 0, default: 300000, description: 'reconciliation leaves alone a user changed (or an auth user created) this recently: it may be an operation under way; 0 when nothing else writes' },
@@ -74,7 +77,7 @@ export const ENV_SCHEMA = {
 
 type Schema = typeof ENV_SCHEMA
 type Props = Schema['properties']
-type JsonType<P> = P extends { type: 'integer' | 'number' } ? number : P extends { type: 'boolean' } ? boolean : string
+type JsonType<P> = P extends { enum: readonly (infer Value)[] } ? Value : P extends { type: 'integer' | 'number' } ? number : P extends { type: 'boolean' } ? boolean : string
 type WithDefault = { [K in keyof Props]: Props[K] extends { default: unknown } ? K : never }[keyof Props]
 type Required = Schema['required'][number]
 

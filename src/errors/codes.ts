@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   UMS_AUTH_USER_NOT_FOUND: { status: 400, meaning: '`POST /users/with-id` for an auth user that does not exist' },
   UMS_AUTH_CREATION_DISABLED: { status: 400, meaning: '`POST /users/register` for a user whose group has no auth users' },
   UMS_PEER_REFUSED: { status: 400, meaning: "a peer refused the caller's data; the message says why when the peer did (e.g. a field the collection does not declare)" },
+  UMS_PASSWORD_TOO_WEAK: { status: 400, meaning: 'a sign-up password below `SELF_REGISTRATION_PASSWORD_POLICY` (the message says what the policy asks for); answered alike whether or not the address has an account' },
   UMS_FIELD_NOT_ALLOWED: { status: 400, meaning: "a sign-up field other than `userGroup`, `email`, `username`, `password` and the group's `selfService.editableFields` (the message names it): roles, groups and the like come from the group's defaults" },
   UMS_MISSING_FILE: { status: 400, meaning: 'a CSV import without a `file` part' },
   UMS_INVALID_IMPORT_OPTION: { status: 400, meaning: 'a CSV import `delimiter`, `encoding` or `escape` that cannot be used' },

@@ -120,6 +120,26 @@ describe('POST /users/self-register', () => {
     expectConsistent(stack.current)
   })
 
+  it('refuses a password below the policy alike whether or not its address has an account, creating and mailing nothing', async () => {
+    await stack.call('POST', '/users/self-register', { json: PEACH })
+    stack.current.auth0.clearOutbox()
+    stack.current.auth0.clearRequests()
+    const before = counts(stack)
+    const taken = await stack.call('POST', '/users/self-register', { json: { ...PEACH, password: 'peach123' } })
+    const fresh = await stack.call('POST', '/users/self-register', { json: { ...PEACH, email: 'daisy@example.com', username: 'daisy', password: 'peach123' } })
+    expect(taken.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'password is too weak: the auth connection asks for at least 8 characters, with a lower-case letter, an upper-case letter and a digit',
+      code: 'UMS_PASSWORD_TOO_WEAK',
+    })
+    expect(fresh.text).toBe(taken.text)
+    expect(telling(fresh)).toEqual(telling(taken))
+    expect(counts(stack)).toEqual(before)
+    expect(outbox(stack)).toEqual([])
+    expect(stack.current.auth0.requests).toHaveLength(0)
+  })
+
   it('sends the change-password email to the owner of a username that is taken', async () => {
     await stack.call('POST', '/users/self-register', { json: PEACH })
     stack.current.auth0.clearOutbox()

@@ -6,6 +6,7 @@ import type { CallContext } from '../../clients/http.js'
 import { ALL_STATES } from '../../clients/crud.js'
 import { HttpError, UpstreamError, badRequest } from '../../errors/index.js'
 import { isDomainAllowed } from '../../lib/email-domains.js'
+import { passwordProblem } from '../../lib/password-policy.js'
 import { sleep } from '../../lib/sleep.js'
 import { countSelfRegistration, type SelfRegistrationOutcome } from '../../observability/metrics.js'
 import type { UserGroup } from '../group-schemas.js'
@@ -83,6 +84,8 @@ async function register(deps: UsersDeps, body: SelfRegistrationBody, ctx: CallCo
     throw new HttpError(403, `e-mail addresses of this domain cannot sign up to group ${group.userGroup}`, 'UMS_EMAIL_DOMAIN_NOT_ALLOWED')
   }
   const { password, ...profile } = body
+  const weakness = password === undefined ? undefined : passwordProblem(password, deps.config.selfRegistrationPasswordPolicy)
+  if (weakness !== undefined) throw badRequest(weakness, 'UMS_PASSWORD_TOO_WEAK')
   const user = {
     ...profile,
     roles: [...group.selfRegistration.defaultRoles],
