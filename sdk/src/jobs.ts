@@ -6,6 +6,10 @@ import type { AcceptedJob, BulkActivationBody, BulkActivationOptions, Job, JobKi
 export interface JobProgress {
   done: number
   total: number
+  /** A reconciliation: pages of CRUD users, then of auth users, read so far. */
+  pagesRead?: number
+  /** A reconciliation: inconsistencies found so far. */
+  findings?: number
 }
 
 export interface WaitOptions<K extends JobKind> {
@@ -87,7 +91,8 @@ export function jobsGroup(api: Api) {
         }
         if (job) {
           if (job.status !== 'pending') return job
-          onProgress?.({ done: job.progress?.done ?? 0, total: job.progress?.total ?? 0 }, job)
+          const { done = 0, total = 0, ...figures } = (job.progress ?? {}) as Partial<JobProgress>
+          onProgress?.({ ...figures, done, total }, job)
         }
         await pause(intervalMs, signal)
       }

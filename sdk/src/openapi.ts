@@ -1035,6 +1035,10 @@ export interface operations {
                         jobId: string;
                         progress?: {
                             done?: number;
+                            /** @description inconsistencies found so far */
+                            findings?: number;
+                            /** @description pages of CRUD users, then of auth users, read so far */
+                            pagesRead?: number;
                             total?: number;
                         };
                         /** @enum {string} */

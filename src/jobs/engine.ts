@@ -12,7 +12,7 @@
 import { v4 as uuidv4 } from 'uuid'
 import type { FastifyBaseLogger } from 'fastify'
 import { jobEntered, jobLeft } from '../observability/metrics.js'
-import type { JobKind, JobRecord, JobStore } from './store.js'
+import type { JobKind, JobProgress, JobRecord, JobStore } from './store.js'
 
 export interface JobExecution<Input> {
   readonly jobId: string
@@ -21,8 +21,11 @@ export interface JobExecution<Input> {
   readonly checkpoints: readonly unknown[]
   /** Appends to the journal; rejects with JobStoreWriteError when the store does not take it. */
   checkpoint(...entries: unknown[]): Promise<void>
-  /** Reports progress; written to the store at most every PROGRESS_WRITE_INTERVAL_MS. */
-  progress(done: number, total: number): void
+  /**
+   * Reports progress, with figures of the job's own besides done/total; written to the store at
+   * most every PROGRESS_WRITE_INTERVAL_MS.
+   */
+  progress(done: number, total: number, figures?: Record<string, number>): void
   /** Aborted when the run must stop at its next step: the replica hands its jobs over. */
   readonly signal: AbortSignal
   readonly log: FastifyBaseLogger
@@ -75,7 +78,7 @@ export class JobStoreUnavailable extends Error {
 
 /** Writes the latest progress at once, then at most once per interval, and once more when flushed. */
 class ProgressWriter {
-  private latest: { done: number; total: number } | undefined
+  private latest: JobProgress | undefined
   private timer: NodeJS.Timeout | undefined
   private writing: Promise<void> = Promise.resolve()
 
@@ -85,13 +88,13 @@ class ProgressWriter {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  report(done: number, total: number): void {
-    this.latest = { done, total }
+  report(progress: JobProgress): void {
+    this.latest = progress
     if (this.timer) return
     void this.write()
     this.timer = setTimeout(() => {
       this.timer = undefined
-      if (this.latest) this.report(this.latest.done, this.latest.total)
+      if (this.latest) this.report(this.latest)
     }, PROGRESS_WRITE_INTERVAL_MS)
     this.timer.unref()
   }
@@ -166,7 +169,7 @@ async function runOnce(
         throw new JobStoreWriteError(`checkpoint not written: ${error instanceof Error ? error.message : String(error)}`)
       }
     },
-    progress: (done, total) => progress.report(done, total),
+    progress: (done, total, figures) => progress.report({ ...figures, done, total }),
     signal,
     log,
   }

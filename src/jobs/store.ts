@@ -11,6 +11,8 @@ export type JobStatus = 'pending' | 'completed' | 'failed'
 export interface JobProgress {
   done: number
   total: number
+  /** Figures a job reports besides done/total (a reconciliation: the pages read, the findings so far). */
+  [figure: string]: number
 }
 
 /** A job as the job routes show it. */

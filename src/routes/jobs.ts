@@ -20,8 +20,11 @@ const createdJob = {
   properties: { jobId: { type: 'string', format: 'uuid' }, status: { type: 'string', enum: ['pending'] }, jobCreatedAt: { type: 'string', format: 'date-time' } },
 } as const
 
-/** Response schema of a job read: the common fields, progress, and the kind's result fields. */
-function jobStatusSchema(statuses: readonly string[], resultProperties: Record<string, unknown>) {
+/**
+ * Response schema of a job read: the common fields, progress (with the kind's own figures, if
+ * any), and the kind's result fields.
+ */
+function jobStatusSchema(statuses: readonly string[], resultProperties: Record<string, unknown>, progressFigures: Record<string, unknown> = {}) {
   return {
     type: 'object',
     required: ['jobId', 'status', 'jobCreatedAt'],
@@ -29,7 +32,7 @@ function jobStatusSchema(statuses: readonly string[], resultProperties: Record<s
       jobId: { type: 'string' },
       status: { type: 'string', enum: statuses },
       jobCreatedAt: { type: 'string' },
-      progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+      progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' }, ...progressFigures } },
       ...resultProperties,
     },
   }
@@ -208,6 +211,9 @@ export const jobRoutes: FastifyPluginAsyncJsonSchemaToTs = async (app) => {
           },
           findings: { type: 'array', items: finding },
           findingsTruncated: { type: 'boolean' },
+        }, {
+          pagesRead: { type: 'integer', description: 'pages of CRUD users, then of auth users, read so far' },
+          findings: { type: 'integer', description: 'inconsistencies found so far' },
         }),
         ...errorResponses(404, 503),
       },

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli, type CliIO } from '../../sdk/src/cli/program.js'
 import { USERS_ENDPOINT } from '../../src/sandbox/fixtures.js'
-import { useStack } from '../helpers/stack.js'
+import { call, useStack } from '../helpers/stack.js'
+import { waitUntil } from '../helpers/wait.js'
 
 const PASSWORD = 'Secret-Pass1'
 const stack = useStack({ env: { AUTH0_JOB_POLLING_INTERVAL: '50', AUTH0_BULK_CHANGE_PASSWORD_RATE_LIMIT_PER_SECOND: '40', RECONCILE_RECENT_WINDOW_MS: '0' } })
@@ -129,6 +130,25 @@ describe('output', () => {
     expect(text).toMatch(/│ orphan-auth-user\s+│ 2\s+│ 0\s+│ 0\s+│ 0\s+│/)
     expect(text).toMatch(/│ auth-user-missing\s+│ 0\s+│/)
     expect(text.match(/│ orphan-auth-user\s+│\s+│ auth0\|[0-9a-f]+ │\s+│ reported │/g)).toHaveLength(2)
+  })
+
+  it("shows a pending reconciliation's pages read and findings so far, and its --wait progress lines too", async () => {
+    stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Carla', surname: 'Verdi', email: 'carla@example.com', username: 'carla' }])
+    authUsers(1)
+    // The auth users' pages come slowly: the job is read while it waits for one.
+    stack.current.auth0.injectFault({ method: 'GET', path: '/users', match: (request) => '_sk' in (request.query as object), delayMs: 1_500, times: 1 })
+    const started = captured()
+    expect(await runCli(['jobs', 'reconcile'], started.io)).toBe(0)
+    const { jobId } = JSON.parse(started.stdout()) as { jobId: string }
+    await waitUntil(async () => (await call(stack.current.url, 'GET', `/jobs/reconcile/${jobId}`)).body.progress?.pagesRead === 1, 'the CRUD page to be read')
+    const terminal = captured({ tty: true })
+    expect(await runCli(['jobs', 'get', 'reconcile', jobId], terminal.io)).toBe(0)
+    expect(terminal.stdout()).toMatch(/│ status\s+│ pending\s+│/)
+    expect(terminal.stdout()).toMatch(/│ progress\s+│ 1\/\d+, pages 1, findings 0\s+│/)
+
+    const waited = captured()
+    expect(await runCli(['jobs', 'get', 'reconcile', jobId, '--wait'], waited.io)).toBe(0)
+    expect(waited.stderr()).toMatch(/^reconcile \(users and auth users checked\): 1\/\d+ \(\d+%\), [\d.]+\/s, ETA \S+, pages 1, findings 0$/m)
   })
 
   it('shows the failures of an activation and exits 1 for them, waited for or read', async () => {

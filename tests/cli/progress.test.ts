@@ -30,6 +30,21 @@ describe('progress off a terminal', () => {
     ])
   })
 
+  it('writes what else the work reports after the figures, as the latest update said it', () => {
+    const { reporter, written, at } = lines()
+    reporter.update(0, 100, 'pages 0, findings 0')
+    at(LINE_INTERVAL_MS)
+    reporter.update(50, 100, 'pages 2, findings 3')
+    at(LINE_INTERVAL_MS * 2)
+    reporter.update(100, 100)
+    reporter.stop()
+    expect(written).toEqual([
+      'change-password: 0/100 (0%), 0.0/s, ETA ?, pages 0, findings 0\n',
+      'change-password: 50/100 (50%), 10.0/s, ETA 5s, pages 2, findings 3\n',
+      'change-password: 100/100 (100%), 10.0/s, ETA 0s\n',
+    ])
+  })
+
   it('measures the rate over the last ten seconds, so the time left follows a change of pace', () => {
     const { reporter, written, at } = lines()
     // 1/s for 20 s, then 10/s.

@@ -169,12 +169,12 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))('%s j
     expect(await store.readCheckpoints('not-a-uuid')).toStrictEqual([])
   })
 
-  it('records progress while the job is pending, and ignores it once finished', async () => {
+  it('records progress, with the figures of the job kind, while the job is pending, and ignores it once finished', async () => {
     const { store } = await open()
     const job = newJob()
     await store.create(job)
-    await store.setProgress(job.jobId, { done: 2, total: 3 })
-    expect((await store.get(job.jobId))?.progress).toStrictEqual({ done: 2, total: 3 })
+    await store.setProgress(job.jobId, { done: 2, total: 3, pagesRead: 1, findings: 4 })
+    expect((await store.get(job.jobId))?.progress).toStrictEqual({ done: 2, total: 3, pagesRead: 1, findings: 4 })
     await store.finish(job.jobId, { status: 'completed', result: { activated: 3 } })
     await store.setProgress(job.jobId, { done: 3, total: 3 })
     expect(await store.get(job.jobId)).not.toHaveProperty('progress')

@@ -185,6 +185,18 @@ describe('jobs', () => {
     expect(moving.map((progress) => progress.done)).toEqual([...moving.map((progress) => progress.done)].sort((a, b) => a - b))
   })
 
+  it('wait reports the pages a reconciliation has read and its findings so far', async () => {
+    const ums = client()
+    stack.current.crud.seed(USERS_ENDPOINT, [{ userGroup: 'customer', name: 'Lost', surname: 'Auth', email: 'lost@example.com', username: 'lost', authUserId: 'auth0|0000000000000000000000aa', __STATE__: 'PUBLIC' }])
+    // The auth users' pages come slowly: the CRUD page's figures are read meanwhile.
+    stack.current.auth0.injectFault({ method: 'GET', path: '/users', match: (request) => '_sk' in (request.query as object), delayMs: 600, times: Infinity })
+    const { jobId } = await ums.jobs.reconcile()
+    const seen: JobProgress[] = []
+    const job = await ums.jobs.wait('reconcile', jobId, { intervalMs: 20, onProgress: (progress) => seen.push(progress) })
+    expect(job).toMatchObject({ status: 'completed', summary: { found: { 'auth-user-missing': 1 } } })
+    expect(seen).toContainEqual({ done: 1, total: expect.any(Number), pagesRead: 1, findings: 1 })
+  })
+
   it('reconcile runs a dry run by default, and get reads every kind', async () => {
     const ums = client()
     await ums.users.create({ userGroup: 'customer', name: 'Mario', surname: 'Rossi', email: 'mario@example.com', username: 'mario', roles: ['customer-basic'] })

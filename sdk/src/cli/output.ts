@@ -1,7 +1,7 @@
 // What the commands print on stdout: the documented body as JSON (`--output json`), or tables
 // (cli-table3) for people. Tables have no colours, so they read the same in a pipe or a log.
 import Table from 'cli-table3'
-import type { ImportResult, Job, JobKind } from '../index.js'
+import type { ImportResult, Job, JobKind, JobProgress } from '../index.js'
 
 export type OutputMode = 'table' | 'json'
 
@@ -50,12 +50,21 @@ export function importResult(result: ImportResult): string {
   return counts + limited(['row', 'reason'], result.invalid.map((item) => [item.row, item.error]), 'invalid rows')
 }
 
+/** What a pending job reports besides done/total: a reconciliation's pages read and findings so far. */
+export function progressNote(progress: Partial<JobProgress>): string {
+  if (progress.pagesRead === undefined) return ''
+  return `pages ${progress.pagesRead}, findings ${progress.findings ?? 0}`
+}
+
 /** A job: its state and summary, then its failures or findings. */
 export function job<K extends JobKind>(kind: K, body: Job<K>): string {
   const { jobId, status, jobCreatedAt } = body
   const head: Record<string, unknown> = { job: `${kind} ${jobId}`, status, created: jobCreatedAt }
   if (status === 'pending') {
-    if (body.progress) head.progress = `${body.progress.done ?? 0}/${body.progress.total ?? 0}`
+    if (body.progress) {
+      const { done = 0, total = 0, ...figures } = body.progress as Partial<JobProgress>
+      head.progress = [`${done}/${total}`, progressNote(figures)].filter((part) => part !== '').join(', ')
+    }
     return fields(head)
   }
   if (kind === 'bulk-activation') {

@@ -91,9 +91,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       job = await client.jobs.wait(kind, jobId, {
         signal: controller.signal,
         intervalMs: io.pollIntervalMs ?? 500,
-        onProgress: ({ done, total }) => {
-          lastTotal = total
-          reporter.update(done, total)
+        onProgress: (progress) => {
+          lastTotal = progress.total
+          reporter.update(progress.done, progress.total, out.progressNote(progress))
         },
       })
     } catch (error) {

@@ -22,7 +22,8 @@ export interface ProgressOptions {
 }
 
 export interface Reporter {
-  update(done: number, total: number): void
+  /** `note`: what else the work reports, shown after the figures (e.g. `pages 3, findings 2`). */
+  update(done: number, total: number, note?: string): void
   /** Draws the last state and stops (the bar stays on screen). */
   stop(): void
 }
@@ -67,6 +68,7 @@ export function progressReporter(options: ProgressOptions): Reporter {
   const rate = new RateMeter()
   const amount = (value: number) => (unit === 'bytes' ? formatBytes(value) : String(value))
   let last = { done: 0, total: 0 }
+  let note = ''
 
   const figures = (done: number, total: number) => {
     const perSecond = rate.perSecond()
@@ -77,6 +79,7 @@ export function progressReporter(options: ProgressOptions): Reporter {
       percent: total > 0 ? Math.floor((done / total) * 100) : 0,
       speed: `${unit === 'bytes' ? formatBytes(Math.round(perSecond)) : perSecond.toFixed(1)}/s`,
       etaText: left <= 0 ? '0s' : formatDuration(perSecond > 0 ? left / perSecond : Infinity),
+      note: note === '' ? '' : ` | ${note}`,
     }
   }
 
@@ -84,7 +87,7 @@ export function progressReporter(options: ProgressOptions): Reporter {
     const bar = new cliProgress.SingleBar(
       {
         stream: stream as NodeJS.WritableStream,
-        format: '{label} {bar} {amount} {percentage}% | {speed} | ETA {etaText}',
+        format: '{label} {bar} {amount} {percentage}% | {speed} | ETA {etaText}{note}',
         barsize: 30,
         hideCursor: true,
         clearOnComplete: false,
@@ -96,9 +99,10 @@ export function progressReporter(options: ProgressOptions): Reporter {
     )
     let started = false
     return {
-      update(done, total) {
+      update(done, total, latestNote = '') {
         rate.add(now(), done)
         last = { done, total }
+        note = latestNote
         const payload = figures(done, total)
         if (!started) {
           bar.start(Math.max(total, 1), done, payload)
@@ -120,16 +124,17 @@ export function progressReporter(options: ProgressOptions): Reporter {
   let lastLine = ''
   const writeLine = () => {
     const { amount: shown, percent, speed, etaText } = figures(last.done, last.total)
-    const line = `${label}: ${shown} (${percent}%), ${speed}, ETA ${etaText}`
+    const line = `${label}: ${shown} (${percent}%), ${speed}, ETA ${etaText}${note === '' ? '' : `, ${note}`}`
     if (line === lastLine) return
     stream.write(`${line}\n`)
     lastLine = line
   }
   return {
-    update(done, total) {
+    update(done, total, latestNote = '') {
       const at = now()
       rate.add(at, done)
       last = { done, total }
+      note = latestNote
       if (lastLineAt !== undefined && at - lastLineAt < lineIntervalMs) return
       lastLineAt = at
       writeLine()

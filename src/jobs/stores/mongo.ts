@@ -159,7 +159,7 @@ export function openMongoJobStore(options: DurableJobStoreOptions): DurableJobSt
     },
 
     async setProgress(jobId: string, progress: JobProgress) {
-      await records.updateOne({ _id: jobId, status: 'pending' }, { $set: { progress: { done: progress.done, total: progress.total } } })
+      await records.updateOne({ _id: jobId, status: 'pending' }, { $set: { progress: { ...progress } } })
     },
 
     async finish(jobId: string, end: JobEnd) {

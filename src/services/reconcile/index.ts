@@ -61,6 +61,8 @@ interface Progress {
   authOffset: number
   usersChecked: number
   authUsersChecked: number
+  /** Pages of CRUD users, then of auth users, read so far: one journal entry each. */
+  pagesRead: number
   found: Record<Check, number>
   repaired: number
   repairFailed: number
@@ -73,6 +75,7 @@ function emptyCounts(): Record<Check, number> {
 }
 
 function apply(progress: Progress, entry: ReconcileEntry): void {
+  progress.pagesRead += 1
   if (entry.phase === 'users') {
     progress.usersAfter = entry.after
     progress.usersChecked += entry.checked
@@ -106,6 +109,7 @@ class ReconcileRun {
       authOffset: 0,
       usersChecked: 0,
       authUsersChecked: 0,
+      pagesRead: 0,
       found: emptyCounts(),
       repaired: 0,
       repairFailed: 0,
@@ -127,9 +131,10 @@ class ReconcileRun {
   }
 
   private reportProgress(): void {
-    const { usersChecked, authUsersChecked } = this.progress
+    const { usersChecked, authUsersChecked, pagesRead, found } = this.progress
     const done = usersChecked + authUsersChecked
-    this.execution.progress(done, Math.max(done, 2 * Math.max(this.usersTotal, usersChecked)))
+    const findings = Object.values(found).reduce((sum, count) => sum + count, 0)
+    this.execution.progress(done, Math.max(done, 2 * Math.max(this.usersTotal, usersChecked)), { pagesRead, findings })
   }
 
   async run(): Promise<RunOutcome<ReconcileResult>> {
