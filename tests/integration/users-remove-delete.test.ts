@@ -239,6 +239,18 @@ describe('DELETE /users/:id with the document not put back either', () => {
     expectAuth(stack.current, authUserId, 'gone')
     expectConsistent(stack.current)
   })
+
+  it('counts a copy its _id does not reach as no restore', async () => {
+    logs.lines.length = 0
+    const { userId, authUserId } = seedUser(stack.current)
+    stack.current.auth0.injectFault({ method: 'DELETE', path: `/users/${authUserId}`, status: 500 })
+    // The CRUD answers as though it had inserted the document, and did not.
+    stack.current.crud.injectFault({ method: 'POST', path: '/users/upsert-one', status: 200, body: { _id: userId, __STATE__: 'PUBLIC' } })
+    const answer = await stack.call('DELETE', `/users/${userId}`)
+    expect(answer.status).toBe(500)
+    const undoFailures = logs.records.filter((record) => record.msg === 'rollback step failed: manual cleanup needed')
+    expect(undoFailures).toEqual([expect.objectContaining({ undoStep: 'restore the CRUD user', userId, authUserId, err: expect.objectContaining({ message: expect.stringContaining('not where its _id finds it') }) })])
+  })
 })
 
 describe('DELETE /users/:id with the Timer Service refusing connections', () => {

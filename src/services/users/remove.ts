@@ -151,7 +151,12 @@ async function restoreDocument(deps: UsersDeps, user: StoredUser, ctx: CallConte
     restored = await settleLostWrite(error, ctx.log, () => deps.crud.users.getById<StoredUser>(user._id, ctx))
   }
   if (restored._id !== user._id) throw new Error(`the CRUD restored user ${user._id} under another _id, ${restored._id}`)
-  if (user.__STATE__ !== undefined) await walkState(deps, user._id, restored.__STATE__, user.__STATE__, ctx)
+  if (user.__STATE__ !== undefined && restored.__STATE__ !== user.__STATE__) {
+    await walkState(deps, user._id, restored.__STATE__, user.__STATE__, ctx)
+  } else if (!(await deps.crud.users.getById(user._id, ctx))) {
+    // The state walk reads it by id; without one, so does this: a copy the id does not reach is no restore.
+    throw new Error(`the CRUD restored user ${user._id}, but not where its _id finds it`)
+  }
 }
 
 /**
