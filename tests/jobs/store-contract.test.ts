@@ -414,6 +414,23 @@ describe.each([postgres, redis].map((durable) => [durable.name, durable] as cons
     expect(proxy.connections()).toBe(0)
   })
 
+  it('leaves no connection open when both stop while the notification channel is reconnecting', async () => {
+    const proxy = await startTcpProxy(durable.server)
+    cleanups.push(() => proxy.close())
+    const { store, agendaBackend } = await openDurable(durable, { ttlMs: TTL_MS, port: proxy.port, onBackgroundError: () => undefined })
+    const agenda = new Agenda({ backend: agendaBackend, processEvery: 100 })
+    await agenda.start()
+    cleanups.push(() => agenda.stop())
+    proxy.cut()
+    await sleep(450)
+    await agenda.stop()
+    await store.close()
+    proxy.restore()
+    // Past the longest reconnection delay, nothing came back.
+    await sleep(2_500)
+    expect(proxy.connections()).toBe(0)
+  })
+
   it('closes while Agenda still runs on its connection', async () => {
     const { store, agendaBackend } = await openDurable(durable, { ttlMs: TTL_MS })
     const agenda = new Agenda({ backend: agendaBackend, processEvery: 100 })

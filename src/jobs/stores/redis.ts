@@ -171,6 +171,10 @@ export function openRedisJobStore(options: DurableJobStoreOptions): DurableJobSt
     },
 
     async close() {
+      // A reconnection the notification channel scheduled before the close (its subscriber lost
+      // with the server, or cut by the close itself) would open a new subscriber after it, which
+      // would reconnect forever: a closed store's channel does not connect again.
+      agendaBackend.notificationChannel.connect = async () => {}
       for (const copy of duplicates.splice(0)) copy.disconnect()
       // QUIT on a client that never connected would connect it first; one that is reconnecting
       // has nothing to flush, so it is simply dropped.
